@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Starts CNCF Distribution (docker-registry) with Dermaga's command line:
+#   distribution-serve.sh serve --addr 127.0.0.1:PORT --data DIR
+# run.sh uses it for the Distribution side; it can also stand in for the
+# Dermaga binary (bench/run.sh LOADGEN bench/distribution-serve.sh) to check
+# the harness: both sides are then Distribution and every ratio should be ~1.
+# The config is written next to DIR; the script execs the registry, so its
+# PID is the registry's PID. DISTRIBUTION overrides the binary.
+set -eu
+[[ ${1:-} == serve ]] || { echo "usage: $0 serve --addr HOST:PORT --data DIR" >&2; exit 2; }
+shift
+addr="" data=""
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --addr) addr=$2; shift 2 ;;
+    --data) data=$2; shift 2 ;;
+    *) echo "$0: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[[ -n $addr && -n $data ]] || { echo "$0: --addr and --data are required" >&2; exit 2; }
+mkdir -p "$data"
+data=$(cd "$data" && pwd)
+cfg="${data%/}.distribution.yml"
+cat >"$cfg" <<EOF
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $data
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: $addr
+  secret: dermaga-bench-not-a-secret
+health:
+  storagedriver:
+    enabled: false
+EOF
+exec "${DISTRIBUTION:-docker-registry}" serve "$cfg"

@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: Dermaga vs CNCF Distribution (bench/README.md).
+#   bench/run.sh LOADGEN DERMAGA
+# Starts both registries on free 127.0.0.1 ports with fresh temp storage,
+# runs every scenario against both (dermaga first, then distribution, same
+# parameters), samples server RSS, stops both by PID and prints a Markdown
+# table (also written to $BENCH_OUT when set).
+#
+# Environment:
+#   BENCH_QUICK=1        smoke-test sizes/durations (~1-2 min)
+#   BENCH_DURATION=5     seconds per timed scenario (catalog-walk: 2x)
+#   BENCH_LARGE=256M BENCH_HUGE=2G BENCH_CHUNKED=256M BENCH_REPOS=5000 BENCH_TAGS=500
+#   BENCH_SCENARIOS="blob-push-huge manifest-get ..."   subset (default: all)
+#   BENCH_OUT=FILE       also write the table there
+#   BENCH_KEEP=1         keep the temp dir (logs, raw JSON)
+#   DISTRIBUTION=docker-registry   Distribution binary
+set -uo pipefail
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+[[ $# -eq 2 ]] || die "usage: $0 LOADGEN DERMAGA"
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LOADGEN=$(readlink -f "$1") || die "no such loadgen: $1"
+[[ -x $LOADGEN ]] || die "loadgen not executable: $1"
+if [[ $2 == */* ]]; then DERMAGA=$(readlink -f "$2"); else DERMAGA=$(command -v "$2" || true); fi
+[[ -n $DERMAGA && -x $DERMAGA ]] || die "dermaga binary not executable: $2"
+command -v "${DISTRIBUTION:-docker-registry}" >/dev/null || die "Distribution (${DISTRIBUTION:-docker-registry}) not found"
+
+if [[ ${BENCH_QUICK:-0} == 1 ]]; then
+  DUR=${BENCH_DURATION:-2} WARM=0.5 LARGE=${BENCH_LARGE:-32M} HUGE=${BENCH_HUGE:-256M}
+  CHUNKED=${BENCH_CHUNKED:-32M} REPOS=${BENCH_REPOS:-300} TAGS=${BENCH_TAGS:-100}
+else
+  DUR=${BENCH_DURATION:-5} WARM=1 LARGE=${BENCH_LARGE:-256M} HUGE=${BENCH_HUGE:-2G}
+  CHUNKED=${BENCH_CHUNKED:-256M} REPOS=${BENCH_REPOS:-5000} TAGS=${BENCH_TAGS:-500}
+fi
+CAT_DUR=$(awk -v d="$DUR" 'BEGIN{print 2*d}')
+SCENARIOS=${BENCH_SCENARIOS:-"blob-push-huge blob-push-large blob-pull-large chunked-push small-image-push manifest-get tag-list mixed catalog-walk"}
+LG_MAX=240   # hard cap (s) per loadgen invocation
+SIDES=(dermaga distribution)
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/dermaga-bench.XXXXXX") || die "mktemp failed"
+declare -A PID PORT
+T_START=$(date +%s)
+
+stop_server() {
+  local side=$1 pid=${PID[$1]:-}
+  [[ -n $pid ]] || return 0
+  kill "$pid" 2>/dev/null
+  for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  PID[$side]=""
+}
+cleanup() {
+  for s in "${SIDES[@]}"; do stop_server "$s"; done
+  if [[ ${BENCH_KEEP:-0} == 1 ]]; then echo "run.sh: kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "[bench $(($(date +%s) - T_START))s] $*" >&2; }
+
+start_server() {  # side cmd...
+  local side=$1; shift
+  local port; port=$("$LOADGEN" free-port) || die "free-port failed"
+  mkdir -p "$WORK/$side-data"
+  "$@" serve --addr "127.0.0.1:$port" --data "$WORK/$side-data" >"$WORK/$side.log" 2>&1 &
+  PID[$side]=$! PORT[$side]=$port
+  if ! "$LOADGEN" wait --target "127.0.0.1:$port" --path /healthz,/v2/ --timeout 30 --pid "${PID[$side]}"; then
+    tail -n 20 "$WORK/$side.log" >&2
+    die "$side did not become ready"
+  fi
+  log "$side: pid ${PID[$side]} on 127.0.0.1:$port"
+}
+
+status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }  # pid VmRSS|VmHWM
+mib() { awk -v k="${1:-}" 'BEGIN { if (k == "") print "n/a"; else printf "%.1f", k / 1024 }'; }
+
+# run_lg SIDE NAME LOADGEN-ARGS...: result JSON in $WORK/res.NAME.SIDE
+run_lg() {
+  local side=$1 name=$2; shift 2
+  local out="$WORK/res.$name.$side"
+  timeout $((LG_MAX + 30)) "$LOADGEN" "$@" --target "127.0.0.1:${PORT[$side]}" --max-time "$LG_MAX" \
+    >"$out.raw" 2>>"$WORK/loadgen.$side.log"
+  grep '^{' "$out.raw" | tail -n 1 >"$out"
+  [[ -s $out ]] || echo '{"errors":1,"failed":true}' >"$out"
+  if ! kill -0 "${PID[$side]}" 2>/dev/null; then
+    log "$side died during $name; restarting"; tail -n 20 "$WORK/$side.log" >&2
+    start_server "$side" "${CMD[$side]}"
+  fi
+}
+
+jget() {  # file key -> value of a flat top-level JSON key
+  sed -n 's/.*"'"$2"'":"\{0,1\}\([^,"}]*\).*/\1/p' "$1" 2>/dev/null | head -n 1
+}
+
+pair() {  # NAME LOADGEN-ARGS...   (runs dermaga, then distribution)
+  local name=$1; shift
+  for side in "${SIDES[@]}"; do run_lg "$side" "$name" "$@"; done
+  log "$name: dermaga $(summary "$name" dermaga) | distribution $(summary "$name" distribution)"
+}
+summary() {
+  local f="$WORK/res.$1.$2"
+  echo "$(jget "$f" ops_per_s) ops/s $(jget "$f" mb_per_s) MB/s p99 $(jget "$f" p99_ms) ms errors $(jget "$f" errors)"
+}
+
+declare -A CMD=([dermaga]="$DERMAGA" [distribution]="$BENCH_DIR/distribution-serve.sh")
+for s in "${SIDES[@]}"; do start_server "$s" "${CMD[$s]}"; done
+sleep 2
+declare -A IDLE_RSS HUGE_HWM HUGE_PEAK FINAL_RSS
+for s in "${SIDES[@]}"; do IDLE_RSS[$s]=$(status_kib "${PID[$s]}" VmRSS); done
+log "idle RSS: dermaga $(mib "${IDLE_RSS[dermaga]}") MiB, distribution $(mib "${IDLE_RSS[distribution]}") MiB"
+
+huge() {  # blob-push-huge with RSS sampling; VmHWM reset via clear_refs first
+  for side in "${SIDES[@]}"; do
+    local pid=${PID[$side]} stop="$WORK/sampler.$side.stop"
+    { echo 5 >"/proc/$pid/clear_refs"; } 2>/dev/null || log "cannot reset VmHWM of $side (using sampled peak)"
+    (
+      max=0
+      for ((i = 0; i < 6000; i++)); do
+        [[ -e $stop ]] && break
+        r=$(status_kib "$pid" VmRSS); r=${r:-0}
+        if ((r > max)); then max=$r; fi
+        sleep 0.05
+      done
+      echo "$max" >"$WORK/sampler.$side.max"
+    ) &
+    local spid=$!
+    run_lg "$side" blob-push-huge blob-push-huge --size "$HUGE" --blobs 1
+    touch "$stop"; wait "$spid"
+    HUGE_HWM[$side]=$(status_kib "$pid" VmHWM)
+    HUGE_PEAK[$side]=$(cat "$WORK/sampler.$side.max" 2>/dev/null)
+  done
+  log "blob-push-huge: dermaga $(summary blob-push-huge dermaga) | distribution $(summary blob-push-huge distribution)"
+}
+
+for sc in $SCENARIOS; do
+  case $sc in
+    blob-push-huge) huge ;;
+    blob-push-large)
+      for side in "${SIDES[@]}"; do
+        run_lg "$side" blob-push-large blob-push-large --size "$LARGE" --blobs 4 --state "$WORK/large.$side.json"
+      done
+      log "blob-push-large: dermaga $(summary blob-push-large dermaga) | distribution $(summary blob-push-large distribution)" ;;
+    blob-pull-large)
+      for v in verify no-verify; do
+        for side in "${SIDES[@]}"; do
+          run_lg "$side" "blob-pull-large-$v" blob-pull-large --$v --rounds 2 --size "$LARGE" --blobs 4 \
+            --state "$WORK/large.$side.json"
+        done
+        log "blob-pull-large-$v: dermaga $(summary "blob-pull-large-$v" dermaga) | distribution $(summary "blob-pull-large-$v" distribution)"
+      done ;;
+    chunked-push) pair chunked-push chunked-push --size "$CHUNKED" --chunk 5M ;;
+    small-image-push) pair small-image-push small-image-push -c 8 --duration "$DUR" --warmup "$WARM" ;;
+    manifest-get) pair manifest-get manifest-get -c 16 --duration "$DUR" --warmup "$WARM" ;;
+    tag-list) pair tag-list tag-list -c 16 --tags "$TAGS" --duration "$DUR" --warmup "$WARM" ;;
+    mixed) pair mixed mixed -c 16 --duration "$DUR" --warmup "$WARM" ;;
+    catalog-walk) pair catalog-walk catalog-walk -c 2 --repos "$REPOS" --page 100 --duration "$CAT_DUR" --setup-timeout 150 ;;
+    *) die "unknown scenario $sc" ;;
+  esac
+done
+for s in "${SIDES[@]}"; do FINAL_RSS[$s]=$(status_kib "${PID[$s]}" VmRSS); done
+for s in "${SIDES[@]}"; do stop_server "$s"; done
+
+# ------------------------------------------------------------------ table
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
+cell() {  # name side key -> value, flagged with error count
+  local f="$WORK/res.$1.$2" v e
+  [[ -s $f ]] || { echo "n/a"; return; }
+  v=$(jget "$f" "$3"); e=$(( $(jget "$f" errors || echo 0) + 0 + $(jget "$f" setup_errors || echo 0) + 0 ))
+  [[ -n $v ]] || v="n/a"
+  if ((e > 0)); then echo "$v ($e err)"; else echo "$v"; fi
+}
+row() {  # label name key
+  local d r
+  [[ -e "$WORK/res.$2.dermaga" ]] || return 0
+  d=$(cell "$2" dermaga "$3"); r=$(cell "$2" distribution "$3")
+  echo "| $1 | $d | $r | $(ratio "${d%% *}" "${r%% *}") |"
+}
+memrow() {
+  local dv rv
+  dv=$(mib "$2"); rv=$(mib "$3")
+  echo "| $1 | $dv | $rv | $(ratio "$dv" "$rv") |"
+}
+
+TABLE=$(
+  echo "## Dermaga vs CNCF Distribution ($(date -u +%Y-%m-%dT%H:%MZ))"
+  echo
+  echo "Host: $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo). Distribution: $("${DISTRIBUTION:-docker-registry}" --version 2>/dev/null | awk '{print $NF}')." \
+    "Timed scenarios ${DUR}s (catalog ${CAT_DUR}s); large blobs 4x$LARGE, huge $HUGE, chunked $CHUNKED in 5M chunks, $TAGS tags, $REPOS repos."
+  echo "ratio = dermaga / distribution: above 1 is better for throughput rows, below 1 is better for latency and memory rows."
+  echo
+  echo "| scenario | dermaga | distribution | ratio |"
+  echo "|---|---:|---:|---:|"
+  row "blob-push-huge 1x$HUGE (MB/s)" blob-push-huge mb_per_s
+  row "blob-push-large 4x$LARGE (MB/s)" blob-push-large mb_per_s
+  row "blob-pull-large, client sha256 verify (MB/s)" blob-pull-large-verify mb_per_s
+  row "blob-pull-large, no verify (MB/s)" blob-pull-large-no-verify mb_per_s
+  row "chunked-push $CHUNKED / 5M PATCH (MB/s)" chunked-push mb_per_s
+  row "small-image-push c=8 (images/s)" small-image-push ops_per_s
+  row "manifest-get c=16 (req/s)" manifest-get ops_per_s
+  row "manifest-get p50 latency (ms)" manifest-get p50_ms
+  row "manifest-get p99 latency (ms)" manifest-get p99_ms
+  row "tag-list $TAGS tags c=16 (req/s)" tag-list ops_per_s
+  row "mixed 80% pull / 20% push c=16 (ops/s)" mixed ops_per_s
+  row "mixed p99 latency (ms)" mixed p99_ms
+  row "catalog-walk $REPOS repos, n=100 (walks/s)" catalog-walk walks_per_s
+  row "catalog-walk (pages/s)" catalog-walk pages_per_s
+  row "catalog setup, untimed (repos/s)" catalog-walk setup_repos_per_s
+  memrow "idle RSS after start (MiB)" "${IDLE_RSS[dermaga]:-}" "${IDLE_RSS[distribution]:-}"
+  if [[ -n ${HUGE_PEAK[dermaga]:-} ]]; then
+    memrow "peak RSS pushing $HUGE, sampled VmRSS (MiB)" "${HUGE_PEAK[dermaga]:-}" "${HUGE_PEAK[distribution]:-}"
+    memrow "VmHWM after $HUGE push (MiB)" "${HUGE_HWM[dermaga]:-}" "${HUGE_HWM[distribution]:-}"
+  fi
+  memrow "RSS at end of run (MiB)" "${FINAL_RSS[dermaga]:-}" "${FINAL_RSS[distribution]:-}"
+  echo
+  echo "Total runtime: $(($(date +%s) - T_START)) s. A cell marked (N err) had N failed requests (non-2xx or transport)."
+)
+echo "$TABLE"
+if [[ -n ${BENCH_OUT:-} ]]; then echo "$TABLE" >"$BENCH_OUT"; fi
+errs=$(cat "$WORK"/res.* 2>/dev/null | sed -n 's/.*"errors":\([0-9]*\).*/\1/p' | awk '{s += $1} END {print s + 0}')
+if [[ ${errs:-0} -gt 0 ]]; then log "$errs failed requests in total; see $WORK/loadgen.*.log (BENCH_KEEP=1 keeps it)"; fi
+exit 0

@@ -1,0 +1,46 @@
+#pragma once
+// The one route table of the HTTP API and the Api object that serves it.
+
+#include <boost/asio/thread_pool.hpp>
+
+#include <atomic>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "http/message.hpp"
+#include "registry/registry.hpp"
+
+namespace dermaga::api {
+
+/// Which endpoint a /v2 path names. Parsed from the right: a repository name may itself
+/// contain components such as "blobs" or "manifests".
+struct Route {
+    enum class Kind { base, catalog, tags, manifest, blob, upload_start, upload, referrers, not_found };
+    Kind kind = Kind::not_found;
+    std::string name;  ///< repository name (unvalidated)
+    std::string arg;   ///< reference, digest or upload id
+};
+
+/// Classifies a request path.
+Route parse_route(std::string_view path);
+
+struct ApiOptions {
+    std::size_t max_inflight = 4096;  ///< beyond this, 429 TOO_MANY_REQUESTS
+};
+
+/// Serves every route. Thread-safe; `handle` may run concurrently on many io threads.
+class Api {
+public:
+    Api(registry::Registry& registry, boost::asio::thread_pool& blocking, ApiOptions options = {});
+    boost::asio::awaitable<http::Response> handle(http::Request& req);
+
+private:
+    boost::asio::awaitable<http::Response> dispatch(http::Request& req);
+    registry::Registry& registry_;
+    boost::asio::thread_pool& blocking_;
+    ApiOptions options_;
+    std::atomic<std::size_t> inflight_{0};
+};
+
+}  // namespace dermaga::api

@@ -1,0 +1,126 @@
+#include "app/app.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "api/routes.hpp"
+#include "core/clock.hpp"
+#include "core/log.hpp"
+#include "http/server.hpp"
+#include "meta/sqlite/sqlite_meta_store.hpp"
+#include "registry/registry.hpp"
+#include "storage/fs/fs_blob_store.hpp"
+
+namespace dermaga::app {
+
+namespace asio = boost::asio;
+
+namespace {
+unsigned cores() { return std::max(1u, std::thread::hardware_concurrency()); }
+}  // namespace
+
+const char* version() { return DERMAGA_VERSION; }
+
+struct App::Impl {
+    explicit Impl(Config c)
+        : config(std::move(c)),
+          io_threads(config.http_threads ? config.http_threads : cores()),
+          io(static_cast<int>(io_threads)),
+          blocking(config.blocking_threads ? config.blocking_threads : std::max(8u, 4 * cores())),
+          blobs((std::filesystem::create_directories(config.data_dir), config.blob_root())),
+          meta(config.sqlite_path(), std::max<std::size_t>(4, blocking_size())),
+          registry(blobs, meta, clock,
+                   registry::Options{config.max_manifest_bytes, config.max_page_size, config.upload_expiry}),
+          api(registry, blocking, api::ApiOptions{config.http_max_inflight}),
+          server(io,
+                 http::ServerOptions{std::chrono::seconds(config.http_read_timeout),
+                                     std::chrono::seconds(config.http_write_timeout),
+                                     std::chrono::seconds(config.http_idle_timeout),
+                                     config.http_max_header_bytes, config.http_max_connections, config.log_access},
+                 [this](http::Request& req) { return api.handle(req); }) {}
+
+    std::size_t blocking_size() const {
+        return config.blocking_threads ? config.blocking_threads : std::max(8u, 4 * cores());
+    }
+
+    Config config;
+    unsigned io_threads;
+    asio::io_context io;
+    asio::thread_pool blocking;
+    SystemClock clock;
+    storage::FsBlobStore blobs;
+    meta::SqliteMetaStore meta;
+    registry::Registry registry;
+    api::Api api;
+    http::Server server;
+    std::vector<std::thread> threads;
+    bool started = false;
+    bool stopped = false;
+};
+
+App::App(Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+
+App::~App() { stop(); }
+
+std::uint16_t App::start() {
+    auto [host, port] = *split_addr(impl_->config.http_addr);
+    impl_->server.listen(host, port);
+    for (unsigned i = 0; i < impl_->io_threads; ++i) {
+        impl_->threads.emplace_back([this] { impl_->io.run(); });
+    }
+    impl_->started = true;
+    auto bound = impl_->server.port();
+    log::info("listening", {{"addr", std::string_view(host)},
+                            {"port", static_cast<std::uint64_t>(bound)},
+                            {"version", std::string_view(version())},
+                            {"data_dir", std::string_view(impl_->config.data_dir)}});
+    return bound;
+}
+
+void App::stop() {
+    if (!impl_ || impl_->stopped) {
+        return;
+    }
+    impl_->stopped = true;
+    if (impl_->started) {
+        std::mutex mu;
+        std::condition_variable cv;
+        bool done = false;
+        impl_->server.shutdown(std::chrono::seconds(impl_->config.http_shutdown_grace), [&] {
+            std::lock_guard lock(mu);
+            done = true;
+            cv.notify_all();
+        });
+        {
+            std::unique_lock lock(mu);
+            cv.wait(lock, [&] { return done; });
+        }
+        impl_->io.stop();
+        for (auto& t : impl_->threads) {
+            t.join();
+        }
+    }
+    impl_->blocking.join();
+}
+
+int App::run_until_signal() {
+    start();
+    asio::io_context sig_io;
+    asio::signal_set signals(sig_io, SIGINT, SIGTERM);
+    int which = 0;
+    signals.async_wait([&](boost::system::error_code, int s) { which = s; });
+    sig_io.run();
+    log::info("shutting_down", {{"signal", static_cast<std::int64_t>(which)}});
+    stop();
+    log::info("stopped");
+    return 0;
+}
+
+}  // namespace dermaga::app

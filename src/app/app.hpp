@@ -1,0 +1,38 @@
+#pragma once
+// The composition root: typed config → concrete drivers → registry → API → HTTP server.
+// The only place that names a concrete driver.
+
+#include <cstdint>
+#include <memory>
+
+#include "app/config.hpp"
+
+namespace dermaga::app {
+
+/// A running (or ready to run) Dermaga instance. Used by `dermaga serve` and by the API tests.
+class App {
+public:
+    /// Opens storage and metadata (applying migrations). Throws std::runtime_error with a
+    /// one-line reason on failure.
+    explicit App(Config config);
+    ~App();
+    App(const App&) = delete;
+    App& operator=(const App&) = delete;
+
+    /// Binds the listener and starts the I/O threads. Returns the bound port.
+    std::uint16_t start();
+    /// Graceful stop: no new connections, in-flight requests finish (up to the grace period),
+    /// threads joined. Idempotent.
+    void stop();
+    /// start(), then block until SIGTERM or SIGINT, then stop(). Returns the exit code.
+    int run_until_signal();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+/// The version string of this build.
+const char* version();
+
+}  // namespace dermaga::app

@@ -1,0 +1,296 @@
+#include "app/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "core/log.hpp"
+
+extern char** environ;
+
+namespace dermaga::app {
+
+namespace {
+
+struct Category final : std::error_category {
+    const char* name() const noexcept override { return "dermaga.config"; }
+    std::string message(int) const override { return "invalid configuration"; }
+};
+
+tl::unexpected<Error> bad(const std::string& key, const std::string& why) {
+    return fail(errc::invalid, key + ": " + why);
+}
+
+Result<std::uint64_t> parse_uint(const std::string& key, std::string_view v) {
+    std::uint64_t out = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+    if (v.empty() || ec != std::errc() || p != v.data() + v.size()) {
+        return bad(key, "expected a non-negative integer, got \"" + std::string(v) + "\"");
+    }
+    return out;
+}
+
+/// "30", "30s", "5m", "24h" → seconds.
+Result<std::int64_t> parse_duration(const std::string& key, std::string_view v) {
+    std::int64_t mult = 1;
+    if (!v.empty() && (v.back() == 's' || v.back() == 'm' || v.back() == 'h')) {
+        mult = v.back() == 's' ? 1 : v.back() == 'm' ? 60 : 3600;
+        v.remove_suffix(1);
+    }
+    auto n = parse_uint(key, v);
+    if (!n) {
+        return bad(key, "expected a duration such as 30s, 5m or 24h");
+    }
+    return static_cast<std::int64_t>(*n) * mult;
+}
+
+/// "4194304", "4MiB", "16KiB", "1GiB" → bytes.
+Result<std::uint64_t> parse_size(const std::string& key, std::string_view v) {
+    std::uint64_t mult = 1;
+    for (auto [suffix, m] : {std::pair{"KiB", 1ull << 10}, std::pair{"MiB", 1ull << 20}, std::pair{"GiB", 1ull << 30}}) {
+        std::string_view s(suffix);
+        if (v.size() > s.size() && v.substr(v.size() - s.size()) == s) {
+            mult = m;
+            v.remove_suffix(s.size());
+            break;
+        }
+    }
+    auto n = parse_uint(key, v);
+    if (!n) {
+        return bad(key, "expected a size such as 4194304, 512KiB or 4MiB");
+    }
+    return *n * mult;
+}
+
+Result<bool> parse_bool(const std::string& key, std::string_view v) {
+    if (v == "true" || v == "1" || v == "yes") {
+        return true;
+    }
+    if (v == "false" || v == "0" || v == "no") {
+        return false;
+    }
+    return bad(key, "expected true or false");
+}
+
+using Setter = std::function<Result<void>(Config&, const std::string& key, const std::string& value)>;
+using Getter = std::function<std::string(const Config&)>;
+
+struct Key {
+    const char* name;
+    const char* help;
+    Setter set;
+    Getter get;
+};
+
+template <class T>
+Key str_key(const char* name, const char* help, T Config::*field) {
+    return {name, help, [field](Config& c, const std::string&, const std::string& v) -> Result<void> {
+                c.*field = v;
+                return {};
+            },
+            [field](const Config& c) { return std::string(c.*field); }};
+}
+
+template <class T, class Parse>
+Key num_key(const char* name, const char* help, T Config::*field, Parse parse) {
+    return {name, help, [field, parse](Config& c, const std::string& k, const std::string& v) -> Result<void> {
+                auto r = parse(k, v);
+                if (!r) {
+                    return tl::unexpected(r.error());
+                }
+                c.*field = static_cast<T>(*r);
+                return {};
+            },
+            [field](const Config& c) { return std::to_string(c.*field); }};
+}
+
+const std::vector<Key>& keys() {
+    static const std::vector<Key> all = {
+        str_key("http.addr", "listen address host:port", &Config::http_addr),
+        num_key("http.threads", "I/O threads (0: one per core)", &Config::http_threads, parse_uint),
+        num_key("http.read_timeout", "deadline for each read of a request", &Config::http_read_timeout, parse_duration),
+        num_key("http.write_timeout", "deadline for each write of a response", &Config::http_write_timeout, parse_duration),
+        num_key("http.idle_timeout", "keep-alive connection idle limit", &Config::http_idle_timeout, parse_duration),
+        num_key("http.max_header_bytes", "largest request header", &Config::http_max_header_bytes, parse_size),
+        num_key("http.max_connections", "open connections limit", &Config::http_max_connections, parse_uint),
+        num_key("http.max_inflight", "concurrent requests before 429", &Config::http_max_inflight, parse_uint),
+        num_key("http.shutdown_grace", "time in-flight requests get at shutdown", &Config::http_shutdown_grace, parse_duration),
+        str_key("storage.data_dir", "directory for data (blobs and database)", &Config::data_dir),
+        str_key("storage.driver", "blob storage driver: filesystem", &Config::storage_driver),
+        str_key("storage.filesystem.root", "blob directory (default <data_dir>/blobs)", &Config::storage_filesystem_root),
+        str_key("meta.driver", "metadata driver: sqlite", &Config::meta_driver),
+        str_key("meta.sqlite.path", "SQLite file (default <data_dir>/meta.db)", &Config::meta_sqlite_path),
+        num_key("meta.blocking_threads", "threads for file and database work (0: auto)", &Config::blocking_threads, parse_uint),
+        num_key("limits.max_manifest_bytes", "largest manifest accepted", &Config::max_manifest_bytes, parse_size),
+        num_key("limits.max_page_size", "largest n for tags/list and _catalog", &Config::max_page_size, parse_uint),
+        num_key("limits.upload_expiry", "idle upload sessions expire after", &Config::upload_expiry, parse_duration),
+        str_key("log.level", "debug, info, warn, error or off", &Config::log_level),
+        {"log.access", "write an access log line per request",
+         [](Config& c, const std::string& k, const std::string& v) -> Result<void> {
+             DERMAGA_TRY(b, parse_bool(k, v));
+             c.log_access = b;
+             return {};
+         },
+         [](const Config& c) { return std::string(c.log_access ? "true" : "false"); }},
+    };
+    return all;
+}
+
+std::string env_name(std::string_view key) {
+    std::string out = "DERMAGA_";
+    for (char ch : key) {
+        out += ch == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    }
+    return out;
+}
+
+Result<void> walk(Config& c, const YAML::Node& node, const std::string& prefix) {
+    if (node.IsNull()) {
+        return {};
+    }
+    if (!node.IsMap()) {
+        return bad(prefix.empty() ? "config" : prefix, "expected a mapping");
+    }
+    for (const auto& kv : node) {
+        std::string key = prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
+        if (kv.second.IsMap()) {
+            DERMAGA_CHECK(walk(c, kv.second, key));
+        } else if (kv.second.IsScalar()) {
+            DERMAGA_CHECK(apply_key(c, key, kv.second.Scalar()));
+        } else if (!kv.second.IsNull()) {
+            return bad(key, "expected a scalar value");
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+const std::error_category& category() noexcept {
+    static const Category c;
+    return c;
+}
+
+std::string Config::blob_root() const {
+    return storage_filesystem_root.empty() ? data_dir + "/blobs" : storage_filesystem_root;
+}
+
+std::string Config::sqlite_path() const {
+    return meta_sqlite_path.empty() ? data_dir + "/meta.db" : meta_sqlite_path;
+}
+
+Result<void> apply_key(Config& c, const std::string& key, const std::string& value) {
+    for (const auto& k : keys()) {
+        if (key == k.name) {
+            return k.set(c, key, value);
+        }
+    }
+    return fail(errc::invalid, "unknown config key \"" + key + "\"");
+}
+
+Result<void> apply_yaml(Config& c, const std::string& yaml_text) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(yaml_text);
+    } catch (const YAML::Exception& e) {
+        return fail(errc::invalid, std::string("YAML: ") + e.what());
+    }
+    return walk(c, root, "");
+}
+
+Result<void> apply_env(Config& c, const std::map<std::string, std::string>& env) {
+    for (const auto& k : keys()) {
+        auto it = env.find(env_name(k.name));
+        if (it != env.end()) {
+            DERMAGA_CHECK(k.set(c, it->first, it->second));
+        }
+    }
+    // A DERMAGA_ variable naming no key is a typo worth stopping for.
+    for (const auto& [name, value] : env) {
+        if (name.rfind("DERMAGA_", 0) != 0 || name == "DERMAGA_CONFIG") {
+            continue;
+        }
+        bool known = std::any_of(keys().begin(), keys().end(), [&](const Key& k) { return env_name(k.name) == name; });
+        if (!known) {
+            return fail(errc::invalid, "unknown environment variable " + name);
+        }
+    }
+    return {};
+}
+
+Result<std::pair<std::string, std::uint16_t>> split_addr(const std::string& addr) {
+    auto colon = addr.rfind(':');
+    if (colon == std::string::npos) {
+        return bad("http.addr", "expected host:port, got \"" + addr + "\"");
+    }
+    std::string host = addr.substr(0, colon);
+    if (host.empty()) {
+        host = "0.0.0.0";
+    }
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    auto port = parse_uint("http.addr", std::string_view(addr).substr(colon + 1));
+    if (!port || *port > 65535) {
+        return bad("http.addr", "port must be 0-65535");
+    }
+    return std::pair{host, static_cast<std::uint16_t>(*port)};
+}
+
+Result<void> validate(const Config& c) {
+    DERMAGA_CHECK(split_addr(c.http_addr));
+    if (c.storage_driver != "filesystem") {
+        return bad("storage.driver", "unknown driver \"" + c.storage_driver + "\" (supported: filesystem)");
+    }
+    if (c.meta_driver != "sqlite") {
+        return bad("meta.driver", "unknown driver \"" + c.meta_driver + "\" (supported: sqlite)");
+    }
+    log::Level l;
+    if (!log::parse_level(c.log_level, l)) {
+        return bad("log.level", "expected debug, info, warn, error or off");
+    }
+    if (c.max_manifest_bytes == 0 || c.max_page_size == 0) {
+        return bad("limits", "limits must be positive");
+    }
+    if (c.data_dir.empty()) {
+        return bad("storage.data_dir", "must not be empty");
+    }
+    return {};
+}
+
+Result<Config> load(const std::string& path) {
+    Config c;
+    if (!path.empty()) {
+        std::ifstream in(path);
+        if (!in) {
+            return fail(errc::invalid, "cannot read config file " + path);
+        }
+        std::stringstream ss;
+        ss << in.rdbuf();
+        DERMAGA_CHECK(apply_yaml(c, ss.str()));
+    }
+    std::map<std::string, std::string> env;
+    for (char** e = environ; e && *e; ++e) {
+        std::string_view kv(*e);
+        auto eq = kv.find('=');
+        if (eq != std::string_view::npos && kv.substr(0, 8) == "DERMAGA_") {
+            env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+        }
+    }
+    DERMAGA_CHECK(apply_env(c, env));
+    return c;
+}
+
+std::vector<std::vector<std::string>> describe(const Config& c) {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& k : keys()) {
+        rows.push_back({k.name, env_name(k.name), k.get(c), k.help});
+    }
+    return rows;
+}
+
+}  // namespace dermaga::app

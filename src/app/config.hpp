@@ -1,0 +1,71 @@
+#pragma once
+// Typed configuration. Sources, later ones winning: built-in defaults, the YAML file,
+// DERMAGA_* environment variables, command-line flags. Every key is listed once in the key
+// table in config.cpp, which also drives validation, environment names and `check-config`.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace dermaga::app {
+
+struct Config {
+    // http
+    std::string http_addr = "127.0.0.1:5000";
+    unsigned http_threads = 0;  ///< 0: one per core
+    std::int64_t http_read_timeout = 60;
+    std::int64_t http_write_timeout = 60;
+    std::int64_t http_idle_timeout = 120;
+    std::uint64_t http_max_header_bytes = 16 * 1024;
+    std::uint64_t http_max_connections = 10000;
+    std::uint64_t http_max_inflight = 4096;
+    std::int64_t http_shutdown_grace = 30;
+    // storage
+    std::string data_dir = "./data";
+    std::string storage_driver = "filesystem";
+    std::string storage_filesystem_root;  ///< default: <data_dir>/blobs
+    // metadata
+    std::string meta_driver = "sqlite";
+    std::string meta_sqlite_path;  ///< default: <data_dir>/meta.db
+    unsigned blocking_threads = 0;   ///< 0: 4 per core, at least 8
+    // limits
+    std::uint64_t max_manifest_bytes = 4 * 1024 * 1024;
+    std::uint64_t max_page_size = 10000;
+    std::int64_t upload_expiry = 24 * 3600;
+    // log
+    std::string log_level = "info";
+    bool log_access = true;
+
+    std::string blob_root() const;
+    std::string sqlite_path() const;
+};
+
+/// Errors are config errors with a one-line reason naming the key.
+enum class errc { invalid = 1 };
+const std::error_category& category() noexcept;
+inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+
+/// Applies a YAML document (text). Unknown keys are rejected.
+Result<void> apply_yaml(Config& c, const std::string& yaml_text);
+/// Applies DERMAGA_* variables from `env` (name → value).
+Result<void> apply_env(Config& c, const std::map<std::string, std::string>& env);
+/// Applies one key by its dotted name ("http.addr").
+Result<void> apply_key(Config& c, const std::string& key, const std::string& value);
+/// Checks cross-key constraints (drivers known, addr parseable, ...).
+Result<void> validate(const Config& c);
+/// Loads: defaults, then `path` (if not empty), then the process environment.
+Result<Config> load(const std::string& path);
+
+/// Every documented key with its environment variable and current value, for check-config.
+std::vector<std::vector<std::string>> describe(const Config& c);
+
+/// Splits "host:port". Errors: errc::invalid.
+Result<std::pair<std::string, std::uint16_t>> split_addr(const std::string& addr);
+
+}  // namespace dermaga::app
+
+template <>
+struct std::is_error_code_enum<dermaga::app::errc> : std::true_type {};

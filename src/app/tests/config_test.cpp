@@ -1,0 +1,45 @@
+#include "app/config.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace dermaga::app;
+
+TEST(Config, YamlOverridesDefaults) {
+    Config c;
+    ASSERT_TRUE(apply_yaml(c, "http:\n  addr: 0.0.0.0:6000\n  read_timeout: 5m\nlimits:\n  max_manifest_bytes: 1MiB\n"));
+    EXPECT_EQ(c.http_addr, "0.0.0.0:6000");
+    EXPECT_EQ(c.http_read_timeout, 300);
+    EXPECT_EQ(c.max_manifest_bytes, 1u << 20);
+    EXPECT_TRUE(validate(c));
+}
+
+TEST(Config, UnknownKeysAreRejectedWithTheirName) {
+    Config c;
+    auto r = apply_yaml(c, "http:\n  adress: x\n");
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().detail.find("http.adress"), std::string::npos);
+    auto e = apply_env(c, {{"DERMAGA_HTTP_ADRESS", "x"}});
+    ASSERT_FALSE(e);
+    EXPECT_NE(e.error().detail.find("DERMAGA_HTTP_ADRESS"), std::string::npos);
+}
+
+TEST(Config, EnvironmentOverridesFile) {
+    Config c;
+    ASSERT_TRUE(apply_yaml(c, "log:\n  level: debug\n"));
+    ASSERT_TRUE(apply_env(c, {{"DERMAGA_LOG_LEVEL", "warn"}, {"DERMAGA_STORAGE_DATA_DIR", "/srv/x"}}));
+    EXPECT_EQ(c.log_level, "warn");
+    EXPECT_EQ(c.sqlite_path(), "/srv/x/meta.db");
+}
+
+TEST(Config, BadValuesSayWhatIsWrong) {
+    Config c;
+    EXPECT_FALSE(apply_key(c, "http.read_timeout", "soon"));
+    EXPECT_FALSE(apply_key(c, "limits.max_page_size", "-1"));
+    EXPECT_FALSE(apply_key(c, "log.access", "maybe"));
+    EXPECT_FALSE(apply_yaml(c, "http: [1, 2"));
+    c.storage_driver = "tape";
+    EXPECT_FALSE(validate(c));
+    c = Config{};
+    c.http_addr = "nocolon";
+    EXPECT_FALSE(validate(c));
+}

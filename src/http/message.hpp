@@ -1,0 +1,104 @@
+#pragma once
+// HTTP request and response as handlers see them. Knows nothing about OCI.
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "core/result.hpp"
+#include "core/unique_fd.hpp"
+
+namespace dermaga::http {
+
+namespace asio = boost::asio;
+
+enum class Method { get, head, post, put, patch, del, options, other };
+
+/// Source of a request body, read in pieces straight from the socket.
+class BodySource {
+public:
+    virtual ~BodySource() = default;
+    /// Reads up to out.size() bytes; returns 0 at the end of the body. Errors (client gone,
+    /// deadline passed, malformed chunking) come back as a failed Result with an http errc.
+    virtual asio::awaitable<Result<std::size_t>> read_some(std::span<char> out) = 0;
+    /// The declared Content-Length, if any (absent for chunked transfer encoding).
+    virtual std::optional<std::uint64_t> content_length() const = 0;
+};
+
+enum class errc { client_closed = 1, timeout, bad_body, body_too_large };
+const std::error_category& category() noexcept;
+inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+
+/// One parsed request. Valid only for the duration of the handler call.
+class Request {
+public:
+    Request(Method method, std::string target, std::vector<std::pair<std::string, std::string>> headers,
+            BodySource& body, std::string request_id, std::string remote);
+
+    Method method() const noexcept { return method_; }
+    /// The raw request target (path plus query string).
+    const std::string& target() const noexcept { return target_; }
+    /// The path part of the target, not percent-decoded.
+    std::string_view path() const noexcept { return path_; }
+    /// The first value of a query parameter (percent-decoded), if present.
+    std::optional<std::string> query(std::string_view name) const;
+    /// Every value of a repeated query parameter, in order.
+    std::vector<std::string> query_all(std::string_view name) const;
+    /// A header value (case-insensitive name); empty when absent.
+    std::string_view header(std::string_view name) const;
+    bool has_header(std::string_view name) const;
+    BodySource& body() noexcept { return body_; }
+    const std::string& request_id() const noexcept { return request_id_; }
+    const std::string& remote() const noexcept { return remote_; }
+
+    /// Reads the whole body if it is at most `limit` bytes.
+    /// Errors: errc::body_too_large, or the BodySource's errors.
+    asio::awaitable<Result<std::string>> read_body(std::size_t limit);
+
+private:
+    Method method_;
+    std::string target_;
+    std::string_view path_;
+    std::string_view query_string_;
+    std::vector<std::pair<std::string, std::string>> headers_;
+    BodySource& body_;
+    std::string request_id_;
+    std::string remote_;
+};
+
+/// A body served from an open file: sent with sendfile(2). Owns the descriptor.
+struct FileBody {
+    UniqueFd fd;
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;
+};
+
+/// A response. `content_length` overrides the body size (used for HEAD answers).
+struct Response {
+    unsigned status = 200;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::variant<std::string, FileBody> body;
+    std::optional<std::uint64_t> content_length;
+    /// Close the connection after this response.
+    bool close = false;
+
+    Response& set(std::string name, std::string value) {
+        headers.emplace_back(std::move(name), std::move(value));
+        return *this;
+    }
+};
+
+/// Percent-decodes a query component ('+' is a space). Invalid escapes are kept verbatim.
+std::string percent_decode(std::string_view s);
+
+}  // namespace dermaga::http
+
+template <>
+struct std::is_error_code_enum<dermaga::http::errc> : std::true_type {};

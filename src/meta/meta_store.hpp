@@ -1,0 +1,114 @@
+#pragma once
+// MetaStore: the source of truth for everything but blob bytes. Every method is one
+// transaction; every method blocks (call through run_blocking) and is thread-safe.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace dermaga::meta {
+
+enum class errc {
+    not_found = 1,
+    reference_missing,  ///< a manifest references a blob/manifest absent from its repository
+    conflict,           ///< a concurrent change won; retry
+    db_error,
+};
+const std::error_category& category() noexcept;
+inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+
+struct UploadRow {
+    std::string id;
+    std::string repo;
+    std::int64_t created_at = 0;
+    std::int64_t updated_at = 0;
+};
+
+/// A child a manifest references (blob or manifest), checked against the repository.
+struct ManifestRef {
+    std::string digest;
+    enum class Kind { blob, manifest } kind = Kind::blob;
+};
+
+struct ManifestPut {
+    std::string repo;
+    std::string digest;
+    std::string media_type;
+    std::string body;
+    std::string artifact_type;     ///< for referrers filtering
+    std::string subject;           ///< digest of the subject, empty when none
+    std::string annotations_json;  ///< for referrers responses
+    std::vector<ManifestRef> refs;
+    std::vector<std::string> tags;  ///< tags to point at this manifest
+    std::int64_t now = 0;
+};
+
+struct ManifestRecord {
+    std::string digest;
+    std::string media_type;
+    std::string body;
+};
+
+struct Referrer {
+    std::string digest;
+    std::string media_type;
+    std::int64_t size = 0;
+    std::string artifact_type;
+    std::string annotations_json;
+};
+
+/// One page of names; `more` says whether a further page exists.
+struct Page {
+    std::vector<std::string> names;
+    bool more = false;
+};
+
+class MetaStore {
+public:
+    virtual ~MetaStore() = default;
+
+    // Blobs ------------------------------------------------------------------------------
+    /// Size of a blob if it is linked to `repo`, else nullopt.
+    virtual Result<std::optional<std::uint64_t>> linked_blob(std::string_view repo, std::string_view digest) = 0;
+    /// Records blob `digest` of `size` bytes and links it to `repo` (creating the repository),
+    /// and deletes upload `upload_id` if not empty — all in one transaction.
+    virtual Result<void> link_blob(std::string_view repo, std::string_view digest, std::uint64_t size,
+                                   std::string_view upload_id, std::int64_t now) = 0;
+    /// Removes the link; returns false when there was none.
+    virtual Result<bool> unlink_blob(std::string_view repo, std::string_view digest) = 0;
+
+    // Uploads ----------------------------------------------------------------------------
+    virtual Result<void> create_upload(const UploadRow& row) = 0;
+    virtual Result<std::optional<UploadRow>> get_upload(std::string_view id) = 0;
+    virtual Result<void> touch_upload(std::string_view id, std::int64_t now) = 0;
+    virtual Result<void> delete_upload(std::string_view id) = 0;
+
+    // Manifests and tags -----------------------------------------------------------------
+    /// Stores a manifest, its references and tags in one transaction. Errors:
+    /// errc::reference_missing (detail = the missing digest).
+    virtual Result<void> put_manifest(const ManifestPut& m) = 0;
+    virtual Result<std::optional<ManifestRecord>> manifest_by_digest(std::string_view repo, std::string_view digest) = 0;
+    virtual Result<std::optional<ManifestRecord>> manifest_by_tag(std::string_view repo, std::string_view tag) = 0;
+    /// Deletes a manifest and every tag pointing at it; false when absent.
+    virtual Result<bool> delete_manifest(std::string_view repo, std::string_view digest) = 0;
+    /// Deletes a tag only; false when absent.
+    virtual Result<bool> delete_tag(std::string_view repo, std::string_view tag) = 0;
+    /// Tags of `repo` in lexical order after `last`, at most `n`. nullopt: no such repository.
+    virtual Result<std::optional<Page>> list_tags(std::string_view repo, std::string_view last, std::size_t n) = 0;
+    /// Repositories holding at least one manifest, lexical order after `last`, at most `n`.
+    virtual Result<Page> list_repositories(std::string_view last, std::size_t n) = 0;
+    /// Manifests in `repo` whose subject is `digest`, optionally filtered by artifact type.
+    virtual Result<std::vector<Referrer>> referrers(std::string_view repo, std::string_view digest,
+                                                    std::string_view artifact_type) = 0;
+    virtual Result<bool> repository_exists(std::string_view repo) = 0;
+};
+
+}  // namespace dermaga::meta
+
+template <>
+struct std::is_error_code_enum<dermaga::meta::errc> : std::true_type {};

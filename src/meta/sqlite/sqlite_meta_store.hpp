@@ -1,0 +1,49 @@
+#pragma once
+// MetaStore on embedded SQLite (WAL). One database file; a small connection pool so readers
+// run in parallel while one writer commits.
+
+#include <memory>
+#include <string>
+
+#include "meta/meta_store.hpp"
+
+namespace dermaga::meta {
+
+namespace sqlite {
+class Pool;
+}
+
+class SqliteMetaStore final : public MetaStore {
+public:
+    /// Opens or creates the database and applies pending migrations. Throws std::runtime_error
+    /// on failure (start-up only). `connections` sizes the pool.
+    SqliteMetaStore(const std::string& path, std::size_t connections);
+    ~SqliteMetaStore() override;
+
+    Result<std::optional<std::uint64_t>> linked_blob(std::string_view repo, std::string_view digest) override;
+    Result<void> link_blob(std::string_view repo, std::string_view digest, std::uint64_t size,
+                           std::string_view upload_id, std::int64_t now) override;
+    Result<bool> unlink_blob(std::string_view repo, std::string_view digest) override;
+    Result<void> create_upload(const UploadRow& row) override;
+    Result<std::optional<UploadRow>> get_upload(std::string_view id) override;
+    Result<void> touch_upload(std::string_view id, std::int64_t now) override;
+    Result<void> delete_upload(std::string_view id) override;
+    Result<void> put_manifest(const ManifestPut& m) override;
+    Result<std::optional<ManifestRecord>> manifest_by_digest(std::string_view repo, std::string_view digest) override;
+    Result<std::optional<ManifestRecord>> manifest_by_tag(std::string_view repo, std::string_view tag) override;
+    Result<bool> delete_manifest(std::string_view repo, std::string_view digest) override;
+    Result<bool> delete_tag(std::string_view repo, std::string_view tag) override;
+    Result<std::optional<Page>> list_tags(std::string_view repo, std::string_view last, std::size_t n) override;
+    Result<Page> list_repositories(std::string_view last, std::size_t n) override;
+    Result<std::vector<Referrer>> referrers(std::string_view repo, std::string_view digest,
+                                            std::string_view artifact_type) override;
+    Result<bool> repository_exists(std::string_view repo) override;
+
+    /// Schema version after migrations (for tests and `check-config`).
+    int schema_version();
+
+private:
+    std::unique_ptr<sqlite::Pool> pool_;
+};
+
+}  // namespace dermaga::meta

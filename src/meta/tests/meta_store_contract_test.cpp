@@ -1,0 +1,141 @@
+// The contract every MetaStore must meet, run against each backend.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+
+#include "meta/sqlite/sqlite_meta_store.hpp"
+
+using namespace dermaga;
+using namespace dermaga::meta;
+
+namespace {
+
+const std::string blob_a = "sha256:" + std::string(64, 'a');
+const std::string blob_b = "sha256:" + std::string(64, 'b');
+const std::string man_1 = "sha256:" + std::string(64, '1');
+const std::string man_2 = "sha256:" + std::string(64, '2');
+
+struct Backend {
+    const char* name;
+    std::function<std::unique_ptr<MetaStore>(const std::filesystem::path&)> make;
+};
+
+class MetaStoreContract : public ::testing::TestWithParam<Backend> {
+protected:
+    void SetUp() override {
+        dir_ = std::filesystem::temp_directory_path() /
+               ("dermaga-meta-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
+        std::filesystem::create_directories(dir_);
+        store_ = GetParam().make(dir_);
+    }
+    void TearDown() override {
+        store_.reset();
+        std::filesystem::remove_all(dir_);
+    }
+    ManifestPut manifest(const std::string& repo, const std::string& digest, std::vector<std::string> tags) {
+        ManifestPut m;
+        m.repo = repo;
+        m.digest = digest;
+        m.media_type = "application/vnd.oci.image.manifest.v1+json";
+        m.body = "{\"body\":\"" + digest + "\"}";
+        m.refs = {{blob_a, ManifestRef::Kind::blob}};
+        m.tags = std::move(tags);
+        m.now = 100;
+        return m;
+    }
+    static inline int counter_ = 0;
+    std::filesystem::path dir_;
+    std::unique_ptr<MetaStore> store_;
+};
+
+TEST_P(MetaStoreContract, BlobLinksArePerRepository) {
+    ASSERT_TRUE(store_->link_blob("a/x", blob_a, 42, "", 1));
+    EXPECT_EQ(store_->linked_blob("a/x", blob_a)->value_or(0), 42u);
+    EXPECT_FALSE(store_->linked_blob("b/y", blob_a)->has_value());
+    EXPECT_TRUE(*store_->unlink_blob("a/x", blob_a));
+    EXPECT_FALSE(*store_->unlink_blob("a/x", blob_a));
+    EXPECT_FALSE(store_->linked_blob("a/x", blob_a)->has_value());
+}
+
+TEST_P(MetaStoreContract, LinkingDeletesTheUploadInTheSameTransaction) {
+    ASSERT_TRUE(store_->create_upload({"u1", "r", 1, 1}));
+    ASSERT_TRUE((*store_->get_upload("u1")).has_value());
+    ASSERT_TRUE(store_->link_blob("r", blob_a, 1, "u1", 2));
+    EXPECT_FALSE((*store_->get_upload("u1")).has_value());
+}
+
+TEST_P(MetaStoreContract, ManifestNeedsItsBlobsInTheSameRepository) {
+    ASSERT_TRUE(store_->link_blob("other", blob_a, 1, "", 1));
+    auto r = store_->put_manifest(manifest("r", man_1, {"v1"}));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, errc::reference_missing);
+    EXPECT_EQ(r.error().detail, blob_a);
+    EXPECT_FALSE(*store_->repository_exists("r") && store_->list_repositories("", 10)->names.size() > 1);
+}
+
+TEST_P(MetaStoreContract, ManifestTagsMoveAndDelete) {
+    ASSERT_TRUE(store_->link_blob("r", blob_a, 1, "", 1));
+    ASSERT_TRUE(store_->put_manifest(manifest("r", man_1, {"v1", "latest"})));
+    ASSERT_TRUE(store_->put_manifest(manifest("r", man_2, {"latest"})));
+    EXPECT_EQ((*store_->manifest_by_tag("r", "latest"))->digest, man_2);
+    EXPECT_EQ((*store_->manifest_by_tag("r", "v1"))->digest, man_1);
+    EXPECT_EQ((*store_->manifest_by_digest("r", man_1))->body, "{\"body\":\"" + man_1 + "\"}");
+    EXPECT_TRUE(*store_->delete_tag("r", "v1"));
+    EXPECT_TRUE((*store_->manifest_by_digest("r", man_1)).has_value()) << "deleting a tag keeps the manifest";
+    EXPECT_TRUE(*store_->delete_manifest("r", man_2));
+    EXPECT_FALSE((*store_->manifest_by_tag("r", "latest")).has_value()) << "tags of a deleted manifest go";
+    EXPECT_FALSE(*store_->delete_manifest("r", man_2));
+}
+
+TEST_P(MetaStoreContract, TagAndCatalogPagination) {
+    ASSERT_TRUE(store_->link_blob("r", blob_a, 1, "", 1));
+    ASSERT_TRUE(store_->put_manifest(manifest("r", man_1, {"c", "a", "b"})));
+    auto p1 = **store_->list_tags("r", "", 2);
+    EXPECT_EQ(p1.names, (std::vector<std::string>{"a", "b"}));
+    EXPECT_TRUE(p1.more);
+    auto p2 = **store_->list_tags("r", "b", 2);
+    EXPECT_EQ(p2.names, (std::vector<std::string>{"c"}));
+    EXPECT_FALSE(p2.more);
+    EXPECT_FALSE((*store_->list_tags("nope", "", 2)).has_value());
+
+    ASSERT_TRUE(store_->link_blob("blobs-only", blob_a, 1, "", 1));
+    for (const char* repo : {"z", "m"}) {
+        ASSERT_TRUE(store_->link_blob(repo, blob_a, 1, "", 1));
+        ASSERT_TRUE(store_->put_manifest(manifest(repo, man_1, {})));
+    }
+    auto cat = *store_->list_repositories("", 10);
+    EXPECT_EQ(cat.names, (std::vector<std::string>{"m", "r", "z"}));
+    auto tail = *store_->list_repositories("m", 1);
+    EXPECT_EQ(tail.names, (std::vector<std::string>{"r"}));
+    EXPECT_TRUE(tail.more);
+}
+
+TEST_P(MetaStoreContract, ReferrersFilterByArtifactType) {
+    ASSERT_TRUE(store_->link_blob("r", blob_a, 1, "", 1));
+    auto sig = manifest("r", man_1, {});
+    sig.subject = man_2;
+    sig.artifact_type = "application/vnd.example.sig";
+    ASSERT_TRUE(store_->put_manifest(sig));
+    auto sbom = manifest("r", blob_b, {});
+    sbom.subject = man_2;
+    sbom.artifact_type = "application/spdx+json";
+    ASSERT_TRUE(store_->put_manifest(sbom));
+    EXPECT_EQ(store_->referrers("r", man_2, "")->size(), 2u);
+    auto only = *store_->referrers("r", man_2, "application/spdx+json");
+    ASSERT_EQ(only.size(), 1u);
+    EXPECT_EQ(only[0].digest, blob_b);
+    EXPECT_TRUE(store_->referrers("other", man_2, "")->empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, MetaStoreContract,
+                         ::testing::Values(Backend{"sqlite", [](const std::filesystem::path& d) {
+                             return std::unique_ptr<MetaStore>(
+                                 std::make_unique<SqliteMetaStore>((d / "meta.db").string(), 2));
+                         }}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace

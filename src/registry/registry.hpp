@@ -1,0 +1,119 @@
+#pragma once
+// Registry: the use cases of the distribution API (push, pull, mount, delete, list, referrers)
+// over a BlobStore and a MetaStore. Errors carry registry::errc (their OCI meaning).
+// Every method blocks (storage and database I/O): call it through run_blocking. Thread-safe.
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/digest.hpp"
+#include "core/names.hpp"
+#include "meta/meta_store.hpp"
+#include "registry/errors.hpp"
+#include "storage/blob_store.hpp"
+
+namespace dermaga::registry {
+
+struct Options {
+    std::uint64_t max_manifest_bytes = 4 * 1024 * 1024;
+    std::size_t max_page_size = 10000;
+    std::int64_t upload_expiry_seconds = 24 * 3600;
+};
+
+/// An upload being appended to. Only one exists per upload at a time; give it back with
+/// Registry::end_append (also on failure) so the running hash is kept.
+struct Append {
+    std::string id;
+    std::unique_ptr<storage::UploadWriter> writer;
+    Hasher hasher;
+    /// Appends bytes to the upload and its running hash. Errors: errc::unavailable.
+    Result<void> write(std::span<const char> bytes);
+};
+
+struct PushedManifest {
+    Digest digest;
+    std::optional<Digest> subject;
+};
+
+class Registry {
+public:
+    Registry(storage::BlobStore& blobs, meta::MetaStore& meta, const Clock& clock, Options options);
+
+    const Options& options() const noexcept { return options_; }
+
+    // Blobs ---------------------------------------------------------------------------
+    /// Size of a blob linked to `repo`. Errors: blob_unknown.
+    Result<std::uint64_t> blob_size(const RepoName& repo, const Digest& digest);
+    /// Opens a blob linked to `repo`. Errors: blob_unknown, unavailable.
+    Result<storage::OpenBlob> open_blob(const RepoName& repo, const Digest& digest);
+    /// Unlinks a blob from `repo` (bytes go at garbage collection). Errors: blob_unknown.
+    Result<void> delete_blob(const RepoName& repo, const Digest& digest);
+
+    // Uploads -------------------------------------------------------------------------
+    /// Opens an upload session in `repo`; returns its id.
+    Result<std::string> start_upload(const RepoName& repo);
+    /// Links `digest` from `from` into `to` when `from` has it. Returns false when it does not
+    /// (the caller then opens a normal upload).
+    Result<bool> mount_blob(const RepoName& to, const RepoName& from, const Digest& digest);
+    /// Bytes received so far. Errors: blob_upload_unknown.
+    Result<std::uint64_t> upload_size(const RepoName& repo, std::string_view id);
+    /// Starts appending. `start`, when given (Content-Range), must equal the current size.
+    /// Errors: blob_upload_unknown, range_invalid (out of order), blob_upload_invalid (busy).
+    Result<Append> begin_append(const RepoName& repo, std::string_view id, std::optional<std::uint64_t> start);
+    /// Returns an Append (successful or not); keeps its running hash for the next piece.
+    void end_append(Append append);
+    /// Verifies the digest and commits the blob. Mismatch discards the upload (digest_invalid).
+    /// Errors: blob_upload_unknown, digest_invalid, blob_upload_invalid, unavailable.
+    Result<std::uint64_t> complete_upload(const RepoName& repo, std::string_view id, const Digest& digest);
+    /// Cancels an upload. Errors: blob_upload_unknown.
+    Result<void> cancel_upload(const RepoName& repo, std::string_view id);
+
+    // Manifests -----------------------------------------------------------------------
+    /// Validates and stores a manifest under `reference` plus `extra_tags`.
+    /// Errors: manifest_invalid, manifest_too_large, manifest_blob_unknown, digest_invalid,
+    /// tag_invalid, unsupported.
+    Result<PushedManifest> put_manifest(const RepoName& repo, const Reference& reference,
+                                        std::string_view content_type, std::string body,
+                                        const std::vector<std::string>& extra_tags);
+    /// Errors: manifest_unknown.
+    Result<meta::ManifestRecord> get_manifest(const RepoName& repo, const Reference& reference);
+    /// By digest: deletes the manifest (and its tags). By tag: deletes the tag only.
+    /// Errors: manifest_unknown.
+    Result<void> delete_manifest(const RepoName& repo, const Reference& reference);
+
+    // Listings ------------------------------------------------------------------------
+    /// Errors: name_unknown, pagination_invalid.
+    Result<meta::Page> list_tags(const RepoName& repo, std::string_view last, std::size_t n);
+    /// Errors: pagination_invalid.
+    Result<meta::Page> catalog(std::string_view last, std::size_t n);
+    /// The referrers of `digest` in `repo` as an OCI image index (JSON text).
+    Result<std::string> referrers(const RepoName& repo, const Digest& digest, std::string_view artifact_type);
+
+private:
+    Result<meta::UploadRow> find_upload(const RepoName& repo, std::string_view id);
+    Result<Hasher> running_hash(std::string_view id, std::uint64_t size, DigestAlgorithm alg);
+    void forget_upload(std::string_view id);
+
+    storage::BlobStore& blobs_;
+    meta::MetaStore& meta_;
+    const Clock& clock_;
+    Options options_;
+
+    std::mutex mu_;  // guards the two maps below; never held across I/O
+    std::unordered_set<std::string> busy_;          ///< uploads with an Append out
+    std::unordered_map<std::string, Hasher> hashes_;  ///< running sha256 per upload
+};
+
+/// Maps a lower layer's failure to errc::unavailable (logging the detail) unless it is
+/// already a registry error.
+Error unavailable(const Error& e);
+
+}  // namespace dermaga::registry

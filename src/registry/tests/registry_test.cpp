@@ -1,0 +1,163 @@
+// Registry use cases over the real filesystem and SQLite drivers in a temp directory.
+#include "registry/registry.hpp"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "meta/sqlite/sqlite_meta_store.hpp"
+#include "storage/fs/fs_blob_store.hpp"
+
+using namespace dermaga;
+using namespace dermaga::registry;
+
+namespace {
+
+class FakeClock final : public Clock {
+public:
+    std::int64_t now_unix() const override { return now; }
+    std::int64_t now = 1000;
+};
+
+class RegistryTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = std::filesystem::temp_directory_path() / ("dermaga-reg-" + std::to_string(::getpid()) + "-" +
+                                                         std::to_string(counter_++));
+        open();
+    }
+    void open() {
+        reg_.reset();
+        meta_.reset();
+        blobs_ = std::make_unique<storage::FsBlobStore>(dir_ / "blobs");
+        meta_ = std::make_unique<meta::SqliteMetaStore>((dir_ / "meta.db").string(), 2);
+        reg_ = std::make_unique<Registry>(*blobs_, *meta_, clock_, Options{});
+    }
+    void TearDown() override {
+        reg_.reset();
+        meta_.reset();
+        std::filesystem::remove_all(dir_);
+    }
+    RepoName repo(const char* n) { return *RepoName::parse(n); }
+
+    Digest push_blob(const RepoName& r, std::string_view bytes) {
+        auto id = *reg_->start_upload(r);
+        auto a = reg_->begin_append(r, id, std::nullopt);
+        EXPECT_TRUE(a);
+        EXPECT_TRUE(a->write(std::span<const char>(bytes.data(), bytes.size())));
+        reg_->end_append(std::move(*a));
+        auto d = digest_of(bytes);
+        EXPECT_TRUE(reg_->complete_upload(r, id, d));
+        return d;
+    }
+
+    static inline int counter_ = 0;
+    std::filesystem::path dir_;
+    FakeClock clock_;
+    std::unique_ptr<storage::FsBlobStore> blobs_;
+    std::unique_ptr<meta::SqliteMetaStore> meta_;
+    std::unique_ptr<Registry> reg_;
+};
+
+TEST_F(RegistryTest, BlobIsVisibleOnlyInItsRepositoryUntilMounted) {
+    auto a = repo("team/a");
+    auto b = repo("team/b");
+    auto d = push_blob(a, "layer");
+    EXPECT_EQ(*reg_->blob_size(a, d), 5u);
+    EXPECT_EQ(reg_->blob_size(b, d).error().code, errc::blob_unknown);
+    EXPECT_FALSE(*reg_->mount_blob(b, repo("team/none"), d));
+    EXPECT_TRUE(*reg_->mount_blob(b, a, d));
+    EXPECT_EQ(*reg_->blob_size(b, d), 5u);
+}
+
+TEST_F(RegistryTest, DigestMismatchDiscardsTheUpload) {
+    auto r = repo("r");
+    auto id = *reg_->start_upload(r);
+    auto a = *reg_->begin_append(r, id, std::nullopt);
+    ASSERT_TRUE(a.write(std::span<const char>("abc", 3)));
+    reg_->end_append(std::move(a));
+    auto res = reg_->complete_upload(r, id, digest_of("abd"));
+    ASSERT_FALSE(res);
+    EXPECT_EQ(res.error().code, errc::digest_invalid);
+    EXPECT_EQ(reg_->upload_size(r, id).error().code, errc::blob_upload_unknown);
+    EXPECT_FALSE(reg_->blob_size(r, digest_of("abd")));
+}
+
+TEST_F(RegistryTest, ChunksMustArriveInOrder) {
+    auto r = repo("r");
+    auto id = *reg_->start_upload(r);
+    auto a = *reg_->begin_append(r, id, 0);
+    ASSERT_TRUE(a.write(std::span<const char>("abc", 3)));
+    reg_->end_append(std::move(a));
+    auto bad = reg_->begin_append(r, id, 1);
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code, errc::range_invalid);
+    auto good = reg_->begin_append(r, id, 3);
+    ASSERT_TRUE(good);
+    auto busy = reg_->begin_append(r, id, std::nullopt);
+    EXPECT_EQ(busy.error().code, errc::blob_upload_invalid);
+    reg_->end_append(std::move(*good));
+}
+
+TEST_F(RegistryTest, UploadIdWorksOnlyInItsRepository) {
+    auto id = *reg_->start_upload(repo("a"));
+    EXPECT_EQ(reg_->upload_size(repo("b"), id).error().code, errc::blob_upload_unknown);
+    EXPECT_EQ(reg_->begin_append(repo("b"), id, std::nullopt).error().code, errc::blob_upload_unknown);
+    EXPECT_EQ(reg_->cancel_upload(repo("b"), id).error().code, errc::blob_upload_unknown);
+}
+
+TEST_F(RegistryTest, UploadResumesAfterRestartWithCorrectDigest) {
+    auto r = repo("r");
+    auto id = *reg_->start_upload(r);
+    {
+        auto a = *reg_->begin_append(r, id, std::nullopt);
+        ASSERT_TRUE(a.write(std::span<const char>("hello ", 6)));
+        reg_->end_append(std::move(a));
+    }
+    open();  // a new process: the running hash is gone, the bytes are not
+    EXPECT_EQ(*reg_->upload_size(r, id), 6u);
+    auto a = *reg_->begin_append(r, id, 6);
+    ASSERT_TRUE(a.write(std::span<const char>("world", 5)));
+    reg_->end_append(std::move(a));
+    EXPECT_TRUE(reg_->complete_upload(r, id, digest_of("hello world")));
+}
+
+TEST_F(RegistryTest, UploadsExpire) {
+    auto r = repo("r");
+    auto id = *reg_->start_upload(r);
+    clock_.now += Options{}.upload_expiry_seconds + 1;
+    EXPECT_EQ(reg_->upload_size(r, id).error().code, errc::blob_upload_unknown);
+}
+
+TEST_F(RegistryTest, ManifestNeedsItsBlobsAndKeepsItsBytes) {
+    auto r = repo("r");
+    auto cfg = push_blob(r, "{}");
+    std::string layer_digest = "sha256:" + std::string(64, 'c');
+    std::string body = R"({"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+                       cfg.str() + R"(","size":2},"layers":[{"mediaType":"x","digest":")" + layer_digest + R"(","size":1}]})";
+    auto ref = *Reference::parse("v1");
+    auto missing = reg_->put_manifest(r, ref, "application/vnd.oci.image.manifest.v1+json", body, {});
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code, errc::manifest_blob_unknown);
+    EXPECT_EQ(missing.error().detail, layer_digest);
+
+    std::string ok = R"({"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+                     cfg.str() + R"(","size":2},"layers":[]})";
+    auto pushed = reg_->put_manifest(r, ref, "application/vnd.oci.image.manifest.v1+json", ok, {"extra"});
+    ASSERT_TRUE(pushed) << pushed.error().detail;
+    EXPECT_EQ(pushed->digest, digest_of(ok));
+    auto got = *reg_->get_manifest(r, *Reference::parse("extra"));
+    EXPECT_EQ(got.body, ok);
+    EXPECT_EQ(got.media_type, "application/vnd.oci.image.manifest.v1+json");
+    auto wrong = reg_->put_manifest(r, *Reference::parse(digest_of("other").str()), "", ok, {});
+    EXPECT_EQ(wrong.error().code, errc::digest_invalid);
+}
+
+TEST_F(RegistryTest, PaginationLimitIsEnforced) {
+    EXPECT_EQ(reg_->catalog("", Options{}.max_page_size + 1).error().code, errc::pagination_invalid);
+    EXPECT_EQ(reg_->list_tags(repo("nope"), "", 10).error().code, errc::name_unknown);
+}
+
+}  // namespace

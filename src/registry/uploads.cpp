@@ -1,0 +1,200 @@
+// Upload use cases: start, mount, append in order, complete with digest verification, cancel.
+#include <unistd.h>
+
+#include "core/random.hpp"
+#include "registry/registry.hpp"
+
+namespace dermaga::registry {
+
+namespace {
+constexpr std::size_t max_cached_hashes = 4096;
+constexpr std::size_t rehash_buffer = 1 << 20;
+}  // namespace
+
+Result<void> Append::write(std::span<const char> bytes) {
+    auto r = writer->write(bytes);
+    if (!r) {
+        return fail(unavailable(r.error()));
+    }
+    hasher.update(bytes);
+    return {};
+}
+
+Result<std::string> Registry::start_upload(const RepoName& repo) {
+    std::string id = random_hex(16);
+    auto now = clock_.now_unix();
+    if (auto r = blobs_.create_upload(id); !r) {
+        return fail(unavailable(r.error()));
+    }
+    if (auto r = meta_.create_upload({id, repo.str(), now, now}); !r) {
+        (void)blobs_.delete_upload(id);
+        return fail(unavailable(r.error()));
+    }
+    return id;
+}
+
+Result<bool> Registry::mount_blob(const RepoName& to, const RepoName& from, const Digest& digest) {
+    auto linked = meta_.linked_blob(from.str(), digest.str());
+    if (!linked) {
+        return fail(unavailable(linked.error()));
+    }
+    if (!*linked) {
+        return false;
+    }
+    if (auto r = meta_.link_blob(to.str(), digest.str(), **linked, "", clock_.now_unix()); !r) {
+        return fail(unavailable(r.error()));
+    }
+    return true;
+}
+
+Result<meta::UploadRow> Registry::find_upload(const RepoName& repo, std::string_view id) {
+    auto row = meta_.get_upload(id);
+    if (!row) {
+        return fail(unavailable(row.error()));
+    }
+    // An upload id is valid only in the repository that opened it.
+    if (!*row || (*row)->repo != repo.str()) {
+        return fail(errc::blob_upload_unknown, std::string(id));
+    }
+    if ((*row)->updated_at + options_.upload_expiry_seconds < clock_.now_unix()) {
+        forget_upload(id);
+        (void)meta_.delete_upload(id);
+        (void)blobs_.delete_upload(id);
+        return fail(errc::blob_upload_unknown, "upload expired");
+    }
+    return std::move(**row);
+}
+
+Result<std::uint64_t> Registry::upload_size(const RepoName& repo, std::string_view id) {
+    DERMAGA_TRY(row, find_upload(repo, id));
+    (void)row;
+    auto size = blobs_.upload_size(id);
+    if (!size) {
+        if (size.error().code == storage::errc::upload_unknown) {
+            return fail(errc::blob_upload_unknown, std::string(id));
+        }
+        return fail(unavailable(size.error()));
+    }
+    return *size;
+}
+
+Result<Hasher> Registry::running_hash(std::string_view id, std::uint64_t size, DigestAlgorithm alg) {
+    if (alg == DigestAlgorithm::sha256) {
+        std::lock_guard lock(mu_);
+        auto it = hashes_.find(std::string(id));
+        if (it != hashes_.end() && it->second.size() == size) {
+            Hasher h = std::move(it->second);
+            hashes_.erase(it);
+            return h;
+        }
+    }
+    // After a restart (or for another algorithm) re-hash what is on disk.
+    auto src = blobs_.read_upload(id);
+    if (!src) {
+        return fail(unavailable(src.error()));
+    }
+    Hasher h(alg);
+    std::string buf(rehash_buffer, '\0');
+    std::uint64_t off = 0;
+    while (off < size) {
+        ssize_t n = ::pread(src->fd.get(), buf.data(), buf.size(), static_cast<off_t>(off));
+        if (n <= 0) {
+            return fail(unavailable(Error{make_error_code(errc::unavailable), "short read re-hashing upload"}));
+        }
+        h.update(std::span<const char>(buf.data(), static_cast<std::size_t>(n)));
+        off += static_cast<std::uint64_t>(n);
+    }
+    return h;
+}
+
+Result<Append> Registry::begin_append(const RepoName& repo, std::string_view id, std::optional<std::uint64_t> start) {
+    DERMAGA_TRY(row, find_upload(repo, id));
+    (void)row;
+    {
+        std::lock_guard lock(mu_);
+        if (!busy_.insert(std::string(id)).second) {
+            return fail(errc::blob_upload_invalid, "another request is writing to this upload");
+        }
+    }
+    auto release = [&] {
+        std::lock_guard lock(mu_);
+        busy_.erase(std::string(id));
+    };
+    auto writer = blobs_.append_upload(id);
+    if (!writer) {
+        release();
+        if (writer.error().code == storage::errc::upload_unknown) {
+            return fail(errc::blob_upload_unknown, std::string(id));
+        }
+        return fail(unavailable(writer.error()));
+    }
+    const auto size = (*writer)->size();
+    if (start && *start != size) {
+        release();
+        return fail(errc::range_invalid, "chunk must start at " + std::to_string(size));
+    }
+    auto h = running_hash(id, size, DigestAlgorithm::sha256);
+    if (!h) {
+        release();
+        return tl::unexpected(h.error());
+    }
+    return Append{std::string(id), std::move(*writer), std::move(*h)};
+}
+
+void Registry::end_append(Append append) {
+    std::lock_guard lock(mu_);
+    busy_.erase(append.id);
+    if (hashes_.size() >= max_cached_hashes) {
+        hashes_.erase(hashes_.begin());  // it will be re-hashed from disk if needed
+    }
+    hashes_.insert_or_assign(append.id, std::move(append.hasher));
+}
+
+void Registry::forget_upload(std::string_view id) {
+    std::lock_guard lock(mu_);
+    hashes_.erase(std::string(id));
+}
+
+Result<std::uint64_t> Registry::complete_upload(const RepoName& repo, std::string_view id, const Digest& digest) {
+    DERMAGA_TRY(row, find_upload(repo, id));
+    (void)row;
+    {
+        std::lock_guard lock(mu_);
+        if (busy_.count(std::string(id)) != 0) {
+            return fail(errc::blob_upload_invalid, "another request is writing to this upload");
+        }
+    }
+    auto size = blobs_.upload_size(id);
+    if (!size) {
+        return fail(errc::blob_upload_unknown, std::string(id));
+    }
+    DERMAGA_TRY(hasher, running_hash(id, *size, digest.algorithm()));
+    Digest actual = hasher.finish();
+    if (actual != digest) {
+        forget_upload(id);
+        (void)meta_.delete_upload(id);
+        (void)blobs_.delete_upload(id);
+        return fail(errc::digest_invalid, "content digest is " + actual.str());
+    }
+    if (auto r = blobs_.commit_upload(id, digest); !r) {
+        return fail(unavailable(r.error()));
+    }
+    forget_upload(id);
+    if (auto r = meta_.link_blob(repo.str(), digest.str(), *size, id, clock_.now_unix()); !r) {
+        return fail(unavailable(r.error()));
+    }
+    return *size;
+}
+
+Result<void> Registry::cancel_upload(const RepoName& repo, std::string_view id) {
+    DERMAGA_TRY(row, find_upload(repo, id));
+    (void)row;
+    forget_upload(id);
+    if (auto r = meta_.delete_upload(id); !r) {
+        return fail(unavailable(r.error()));
+    }
+    (void)blobs_.delete_upload(id);
+    return {};
+}
+
+}  // namespace dermaga::registry

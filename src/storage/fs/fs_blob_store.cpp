@@ -1,0 +1,244 @@
+#include "storage/fs/fs_blob_store.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace dermaga::storage {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+tl::unexpected<Error> io_fail(std::string_view what, const fs::path& p) {
+    return fail(errc::io_error, std::string(what) + " " + p.string() + ": " + std::strerror(errno));
+}
+
+bool safe_id(std::string_view id) {
+    if (id.empty() || id.size() > 128) {
+        return false;
+    }
+    for (char c : id) {
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool fsync_dir(const fs::path& dir) {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    bool ok = ::fsync(fd) == 0;
+    ::close(fd);
+    return ok;
+}
+
+class FsUploadWriter final : public UploadWriter {
+public:
+    FsUploadWriter(UniqueFd fd, std::uint64_t size, fs::path path)
+        : fd_(std::move(fd)), size_(size), path_(std::move(path)) {}
+
+    Result<void> write(std::span<const char> bytes) override {
+        const char* p = bytes.data();
+        std::size_t left = bytes.size();
+        while (left > 0) {
+            ssize_t n = ::write(fd_.get(), p, left);
+            if (n < 0) {
+                if (errno == EINTR) {
+                    continue;
+                }
+                return io_fail("write", path_);
+            }
+            p += n;
+            left -= static_cast<std::size_t>(n);
+            size_ += static_cast<std::uint64_t>(n);
+        }
+        return {};
+    }
+    std::uint64_t size() const override { return size_; }
+
+private:
+    UniqueFd fd_;
+    std::uint64_t size_;
+    fs::path path_;
+};
+
+}  // namespace
+
+FsBlobStore::FsBlobStore(fs::path root) : root_(std::move(root)) {
+    std::error_code ec;
+    for (const char* sub : {"blobs/sha256", "blobs/sha512", "uploads"}) {
+        fs::create_directories(root_ / sub, ec);
+        if (ec) {
+            throw std::runtime_error("cannot create " + (root_ / sub).string() + ": " + ec.message());
+        }
+    }
+}
+
+fs::path FsBlobStore::blob_path(const Digest& d) const {
+    auto hex = d.hex();
+    const char* alg = d.algorithm() == DigestAlgorithm::sha256 ? "sha256" : "sha512";
+    return root_ / "blobs" / alg / std::string(hex.substr(0, 2)) / std::string(hex);
+}
+
+fs::path FsBlobStore::upload_path(std::string_view id) const { return root_ / "uploads" / std::string(id); }
+
+Result<std::uint64_t> FsBlobStore::stat(const Digest& digest) {
+    struct stat st {};
+    auto p = blob_path(digest);
+    if (::stat(p.c_str(), &st) != 0) {
+        if (errno == ENOENT) {
+            return fail(errc::not_found, digest.str());
+        }
+        return io_fail("stat", p);
+    }
+    return static_cast<std::uint64_t>(st.st_size);
+}
+
+Result<OpenBlob> FsBlobStore::open(const Digest& digest) {
+    auto p = blob_path(digest);
+    UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) {
+            return fail(errc::not_found, digest.str());
+        }
+        return io_fail("open", p);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        return io_fail("fstat", p);
+    }
+    return OpenBlob{std::move(fd), static_cast<std::uint64_t>(st.st_size)};
+}
+
+Result<void> FsBlobStore::remove(const Digest& digest) {
+    auto p = blob_path(digest);
+    if (::unlink(p.c_str()) != 0 && errno != ENOENT) {
+        return io_fail("unlink", p);
+    }
+    return {};
+}
+
+Result<void> FsBlobStore::create_upload(std::string_view id) {
+    if (!safe_id(id)) {
+        return fail(errc::upload_unknown, "bad upload id");
+    }
+    auto p = upload_path(id);
+    UniqueFd fd(::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+    if (!fd) {
+        return io_fail("create", p);
+    }
+    return {};
+}
+
+Result<std::unique_ptr<UploadWriter>> FsBlobStore::append_upload(std::string_view id) {
+    if (!safe_id(id)) {
+        return fail(errc::upload_unknown, "bad upload id");
+    }
+    auto p = upload_path(id);
+    UniqueFd fd(::open(p.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) {
+            return fail(errc::upload_unknown, std::string(id));
+        }
+        return io_fail("open", p);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        return io_fail("fstat", p);
+    }
+    return std::unique_ptr<UploadWriter>(
+        std::make_unique<FsUploadWriter>(std::move(fd), static_cast<std::uint64_t>(st.st_size), p));
+}
+
+Result<std::uint64_t> FsBlobStore::upload_size(std::string_view id) {
+    if (!safe_id(id)) {
+        return fail(errc::upload_unknown, "bad upload id");
+    }
+    struct stat st {};
+    auto p = upload_path(id);
+    if (::stat(p.c_str(), &st) != 0) {
+        if (errno == ENOENT) {
+            return fail(errc::upload_unknown, std::string(id));
+        }
+        return io_fail("stat", p);
+    }
+    return static_cast<std::uint64_t>(st.st_size);
+}
+
+Result<OpenBlob> FsBlobStore::read_upload(std::string_view id) {
+    if (!safe_id(id)) {
+        return fail(errc::upload_unknown, "bad upload id");
+    }
+    auto p = upload_path(id);
+    UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) {
+            return fail(errc::upload_unknown, std::string(id));
+        }
+        return io_fail("open", p);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        return io_fail("fstat", p);
+    }
+    return OpenBlob{std::move(fd), static_cast<std::uint64_t>(st.st_size)};
+}
+
+Result<void> FsBlobStore::commit_upload(std::string_view id, const Digest& digest) {
+    if (!safe_id(id)) {
+        return fail(errc::upload_unknown, "bad upload id");
+    }
+    auto src = upload_path(id);
+    auto dst = blob_path(digest);
+    {
+        UniqueFd fd(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd) {
+            if (errno == ENOENT) {
+                return fail(errc::upload_unknown, std::string(id));
+            }
+            return io_fail("open", src);
+        }
+        if (::access(dst.c_str(), F_OK) == 0) {
+            // Dedup: the committed copy wins; ours is identical by digest.
+            ::unlink(src.c_str());
+            return {};
+        }
+        if (::fdatasync(fd.get()) != 0) {
+            return io_fail("fsync", src);
+        }
+        ::fchmod(fd.get(), 0440);
+    }
+    std::error_code ec;
+    fs::create_directories(dst.parent_path(), ec);
+    if (ec) {
+        return fail(errc::io_error, "mkdir " + dst.parent_path().string() + ": " + ec.message());
+    }
+    if (::rename(src.c_str(), dst.c_str()) != 0) {
+        return io_fail("rename", src);
+    }
+    if (!fsync_dir(dst.parent_path())) {
+        return io_fail("fsync dir", dst.parent_path());
+    }
+    return {};
+}
+
+Result<void> FsBlobStore::delete_upload(std::string_view id) {
+    if (!safe_id(id)) {
+        return {};
+    }
+    auto p = upload_path(id);
+    if (::unlink(p.c_str()) != 0 && errno != ENOENT) {
+        return io_fail("unlink", p);
+    }
+    return {};
+}
+
+}  // namespace dermaga::storage

@@ -1,0 +1,101 @@
+// The contract every BlobStore must meet, run against each backend.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+
+#include "storage/fs/fs_blob_store.hpp"
+
+using namespace dermaga;
+using namespace dermaga::storage;
+
+namespace {
+
+struct Backend {
+    const char* name;
+    std::function<std::unique_ptr<BlobStore>(const std::filesystem::path&)> make;
+};
+
+class BlobStoreContract : public ::testing::TestWithParam<Backend> {
+protected:
+    void SetUp() override {
+        dir_ = std::filesystem::temp_directory_path() /
+               ("dermaga-bs-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
+        store_ = GetParam().make(dir_);
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+
+    std::string read_all(OpenBlob& b) {
+        std::string s(b.size, '\0');
+        EXPECT_EQ(::pread(b.fd.get(), s.data(), s.size(), 0), static_cast<ssize_t>(s.size()));
+        return s;
+    }
+
+    static inline int counter_ = 0;
+    std::filesystem::path dir_;
+    std::unique_ptr<BlobStore> store_;
+};
+
+TEST_P(BlobStoreContract, UploadAppendCommitThenRead) {
+    ASSERT_TRUE(store_->create_upload("u1"));
+    {
+        auto w = store_->append_upload("u1");
+        ASSERT_TRUE(w);
+        ASSERT_TRUE((*w)->write(std::span<const char>("hello ", 6)));
+    }
+    {
+        auto w = store_->append_upload("u1");  // resumes at the end
+        ASSERT_TRUE(w);
+        EXPECT_EQ((*w)->size(), 6u);
+        ASSERT_TRUE((*w)->write(std::span<const char>("world", 5)));
+    }
+    EXPECT_EQ(*store_->upload_size("u1"), 11u);
+    auto d = digest_of("hello world");
+    ASSERT_TRUE(store_->commit_upload("u1", d));
+    EXPECT_EQ(*store_->stat(d), 11u);
+    auto b = store_->open(d);
+    ASSERT_TRUE(b);
+    EXPECT_EQ(read_all(*b), "hello world");
+    EXPECT_FALSE(store_->upload_size("u1"));
+}
+
+TEST_P(BlobStoreContract, CommitOfExistingBlobKeepsOneCopy) {
+    auto d = digest_of("x");
+    for (const char* id : {"a", "b"}) {
+        ASSERT_TRUE(store_->create_upload(id));
+        ASSERT_TRUE((*store_->append_upload(id))->write(std::span<const char>("x", 1)));
+        ASSERT_TRUE(store_->commit_upload(id, d));
+    }
+    EXPECT_EQ(*store_->stat(d), 1u);
+    EXPECT_FALSE(store_->upload_size("b"));
+}
+
+TEST_P(BlobStoreContract, MissingThingsAreReportedNotInvented) {
+    auto d = digest_of("nope");
+    EXPECT_EQ(store_->stat(d).error().code, errc::not_found);
+    EXPECT_EQ(store_->open(d).error().code, errc::not_found);
+    EXPECT_EQ(store_->append_upload("missing").error().code, errc::upload_unknown);
+    EXPECT_EQ(store_->upload_size("../../etc").error().code, errc::upload_unknown);
+    EXPECT_TRUE(store_->remove(d));
+    EXPECT_TRUE(store_->delete_upload("missing"));
+}
+
+TEST_P(BlobStoreContract, RemoveDeletesBlob) {
+    auto d = digest_of("gone");
+    ASSERT_TRUE(store_->create_upload("g"));
+    ASSERT_TRUE((*store_->append_upload("g"))->write(std::span<const char>("gone", 4)));
+    ASSERT_TRUE(store_->commit_upload("g", d));
+    ASSERT_TRUE(store_->remove(d));
+    EXPECT_FALSE(store_->stat(d));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, BlobStoreContract,
+                         ::testing::Values(Backend{"fs", [](const std::filesystem::path& p) {
+                             return std::unique_ptr<BlobStore>(std::make_unique<FsBlobStore>(p));
+                         }}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace

@@ -1,0 +1,447 @@
+# shellcheck shell=bash
+# Shared helpers for the Dermaga end-to-end client tests. Source it, then call e2e_init "$@".
+#
+# Environment:
+#   REGISTRY_KIND  dermaga (default) | distribution | custom
+#   DERMAGA        path to the dermaga binary (REGISTRY_KIND=dermaga)
+#   REGISTRY_CMD   (REGISTRY_KIND=custom) shell command run with $PORT and $DATA set,
+#                  e.g. 'exec ./dermaga serve --addr 127.0.0.1:$PORT --data $DATA'
+#   E2E_CACHE      fixture cache dir (default ${TMPDIR:-/tmp}/dermaga-e2e-cache)
+#   E2E_TMP        where per-run work dirs go (default ${TMPDIR:-/tmp})
+#   E2E_KEEP=1     keep the work dir (registry data, logs) after the run
+#   E2E_RESULTS    file that receives one "PASS|FAIL<TAB>name" line per step (set by run.sh)
+#
+# Everything runs inside a private mount namespace (`unshare -m --propagation private`) with
+# overlays over /var and /run, so skopeo/podman/buildah caches
+# (/var/lib/containers/cache, /var/cache/containers, /var/tmp, /run/containers …) never touch
+# the machine. Podman/buildah use private vfs storage; credentials are isolated via
+# DOCKER_CONFIG / REGISTRY_AUTH_FILE / HOME pointing at empty temp dirs.
+
+set -euo pipefail
+shopt -s inherit_errexit
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+E2E_SCRIPT=$(basename "$0" .sh)
+
+log() { printf '[%s %s] %s\n' "$(date +%T)" "$E2E_SCRIPT" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ------------------------------------------------------------------------------------------
+# namespace + hermetic environment
+# ------------------------------------------------------------------------------------------
+
+# Re-exec the calling script inside a private mount namespace (once), then isolate.
+e2e_enter_ns() {
+    if [[ ${E2E_IN_NS:-} != 1 ]]; then
+        [[ $(id -u) == 0 ]] || die "must run as root (needs unshare -m and mounts)"
+        export E2E_IN_NS=1
+        exec unshare -m --propagation private bash "$0" "$@"
+    fi
+    if [[ ${E2E_ISOLATED:-} != 1 ]]; then
+        local base=${E2E_TMP:-${TMPDIR:-/tmp}}
+        mkdir -p "$base"
+        E2E_NS_ROOT=$(mktemp -d "$base/dermaga-e2e.XXXXXX")
+        export E2E_NS_ROOT
+        local d
+        for d in var run; do
+            mkdir -p "$E2E_NS_ROOT/ovl/$d/upper" "$E2E_NS_ROOT/ovl/$d/work"
+            mount -t overlay "e2e-$d" \
+                -o "lowerdir=/$d,upperdir=$E2E_NS_ROOT/ovl/$d/upper,workdir=$E2E_NS_ROOT/ovl/$d/work" "/$d"
+        done
+        mkdir -p /var/lib/containers/cache /var/cache/containers /var/tmp
+        export E2E_ISOLATED=1
+        # Who removes the root: the process that created it (run.sh, or a standalone test).
+        E2E_OWN_NS_ROOT=1
+    fi
+}
+
+e2e_cleanup_ns_root() {
+    [[ ${E2E_OWN_NS_ROOT:-} == 1 ]] || return 0
+    if [[ ${E2E_KEEP:-} == 1 ]]; then
+        log "keeping work dir $E2E_NS_ROOT"
+        return 0
+    fi
+    umount -l /run 2>/dev/null || true
+    umount -l /var 2>/dev/null || true
+    rm -rf "$E2E_NS_ROOT" 2>/dev/null || true
+}
+
+# Private client configuration: no credentials, no system registries/short names, vfs storage.
+e2e_setup_clients() {
+    local w=$E2E_WORK
+    mkdir -p "$w/home" "$w/docker-config" "$w/tmp" "$w/xdg" "$w/cni" "$w/podman-tmp"
+    export HOME=$w/home
+    export DOCKER_CONFIG=$w/docker-config          # empty: no fallback credentials
+    export REGISTRY_AUTH_FILE=$w/auth.json         # containers/image + podman/buildah login
+    echo '{}' >"$REGISTRY_AUTH_FILE"               # podman refuses a missing file
+    export XDG_RUNTIME_DIR=$w/xdg
+    export XDG_CONFIG_HOME=$w/home/.config
+    export TMPDIR=$w/tmp
+    unset CONTAINER_HOST CONTAINER_CONNECTION DOCKER_HOST
+
+    cat >"$w/policy.json" <<'EOF'
+{"default": [{"type": "insecureAcceptAnything"}]}
+EOF
+    E2E_POLICY=$w/policy.json
+
+    cat >"$w/registries.conf" <<EOF
+unqualified-search-registries = []
+short-name-mode = "disabled"
+
+[[registry]]
+location = "$REG"
+insecure = true
+EOF
+    export CONTAINERS_REGISTRIES_CONF=$w/registries.conf
+
+    # Podman/buildah storage. runroot must be < 50 chars: put it under the private /run.
+    E2E_STORE_ROOT=$w/storage
+    E2E_RUNROOT=/run/dermaga-e2e/$E2E_SCRIPT
+    mkdir -p "$E2E_STORE_ROOT" "$E2E_RUNROOT"
+    ((${#E2E_RUNROOT} < 50)) || die "runroot too long: $E2E_RUNROOT"
+    cat >"$w/storage.conf" <<EOF
+[storage]
+driver = "vfs"
+graphroot = "$E2E_STORE_ROOT"
+runroot = "$E2E_RUNROOT"
+EOF
+    export CONTAINERS_STORAGE_CONF=$w/storage.conf
+
+    cat >"$w/containers.conf" <<EOF
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "none"
+tmp_dir = "$w/podman-tmp"
+image_copy_tmp_dir = "$w/tmp"
+
+[network]
+network_backend = "cni"
+network_config_dir = "$w/cni"
+EOF
+    export CONTAINERS_CONF=$w/containers.conf
+}
+
+# Client wrappers (explicit flags in addition to the private config files).
+sk() { skopeo --policy "$E2E_POLICY" "$@"; }
+pm() {
+    podman --root "$E2E_STORE_ROOT" --runroot "$E2E_RUNROOT" --storage-driver vfs \
+        --cgroup-manager cgroupfs --events-backend none "$@"
+}
+bh() { buildah --root "$E2E_STORE_ROOT" --runroot "$E2E_RUNROOT" --storage-driver vfs "$@"; }
+
+# ------------------------------------------------------------------------------------------
+# registry lifecycle
+# ------------------------------------------------------------------------------------------
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pick_port() {
+    local p i
+    for i in $(seq 1 200); do
+        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        port_in_use "$p" || { echo "$p"; return 0; }
+    done
+    die "no free port found"
+}
+
+# registry_start: sets REG (127.0.0.1:PORT), REG_URL, REG_PID, REG_DATA, REG_LOG.
+# The registry runs in its own session (setsid), so REG_PID is also its process-group id and
+# registry_stop can end helper processes a custom REGISTRY_CMD may have spawned.
+registry_start() {
+    local kind=${REGISTRY_KIND:-dermaga} attempt port
+    REG_DATA=$E2E_WORK/registry-data
+    REG_LOG=$E2E_WORK/registry.log
+    mkdir -p "$REG_DATA"
+    for attempt in 1 2 3 4 5; do
+        port=$(pick_port)
+        case $kind in
+        dermaga)
+            [[ -n ${DERMAGA:-} && -x ${DERMAGA:-} ]] || die "DERMAGA=${DERMAGA:-} is not an executable"
+            setsid "$DERMAGA" serve --addr "127.0.0.1:$port" --data "$REG_DATA" >>"$REG_LOG" 2>&1 &
+            ;;
+        distribution)
+            command -v docker-registry >/dev/null || die "docker-registry (CNCF Distribution) not installed"
+            cat >"$E2E_WORK/distribution.yml" <<EOF
+version: 0.1
+log:
+  level: info
+  formatter: text
+storage:
+  filesystem:
+    rootdirectory: $REG_DATA
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+http:
+  addr: 127.0.0.1:$port
+  secret: dermaga-e2e-not-a-secret
+health:
+  storagedriver:
+    enabled: false
+EOF
+            setsid docker-registry serve "$E2E_WORK/distribution.yml" >>"$REG_LOG" 2>&1 &
+            ;;
+        custom)
+            [[ -n ${REGISTRY_CMD:-} ]] || die "REGISTRY_KIND=custom needs REGISTRY_CMD"
+            PORT=$port DATA=$REG_DATA setsid bash -c "$REGISTRY_CMD" >>"$REG_LOG" 2>&1 &
+            ;;
+        *) die "unknown REGISTRY_KIND=$kind" ;;
+        esac
+        REG_PID=$!
+        REG=127.0.0.1:$port
+        REG_URL=http://$REG
+        if registry_wait_ready; then
+            log "registry ($kind) pid $REG_PID listening on $REG"
+            return 0
+        fi
+        registry_stop
+        log "registry did not come up on port $port (attempt $attempt); log tail:"
+        tail -n 20 "$REG_LOG" >&2 || true
+    done
+    die "could not start registry ($kind)"
+}
+
+registry_wait_ready() {
+    local i code
+    for i in $(seq 1 150); do
+        kill -0 "$REG_PID" 2>/dev/null || return 1
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$REG_URL/v2/" || true)
+        if [[ $code == 200 ]]; then
+            if [[ ${REGISTRY_KIND:-dermaga} == dermaga ]]; then
+                code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$REG_URL/healthz" || true)
+                [[ $code == 200 ]] || { log "/v2/ is 200 but /healthz is $code"; return 1; }
+            fi
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
+registry_stop() {
+    [[ -n ${REG_PID:-} ]] || return 0
+    if kill -0 "$REG_PID" 2>/dev/null; then
+        kill -TERM -- "-$REG_PID" 2>/dev/null || kill -TERM "$REG_PID" 2>/dev/null || true
+        local i
+        for i in $(seq 1 100); do
+            kill -0 "$REG_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+    fi
+    kill -KILL -- "-$REG_PID" 2>/dev/null || true    # stragglers in the registry's group
+    wait "$REG_PID" 2>/dev/null || true
+    REG_PID=
+}
+
+# ------------------------------------------------------------------------------------------
+# test steps + results
+# ------------------------------------------------------------------------------------------
+
+E2E_PASS=0
+E2E_FAIL=0
+
+# t_run NAME FUNCTION [ARGS…]: run one step in a subshell with errexit honoured (it runs in the
+# background so that `set -e` is not suspended by an if/|| context), log to a file, report.
+t_run() {
+    local name=$1; shift
+    local slug=${name//[^A-Za-z0-9_.-]/_}
+    local steplog=$E2E_WORK/logs/$slug.log start=$SECONDS rc=0
+    mkdir -p "$E2E_WORK/logs"
+    (
+        set -Eeuo pipefail
+        trap 'echo "FAILED at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND (exit $?)" >&2' ERR
+        "$@"
+    ) >"$steplog" 2>&1 &
+    wait $! || rc=$?
+    local dt=$((SECONDS - start))
+    if ((rc == 0)); then
+        E2E_PASS=$((E2E_PASS + 1))
+        printf 'PASS  %s: %s (%ss)\n' "$E2E_SCRIPT" "$name" "$dt"
+        [[ -n ${E2E_RESULTS:-} ]] && printf 'PASS\t%s: %s\n' "$E2E_SCRIPT" "$name" >>"$E2E_RESULTS"
+    else
+        E2E_FAIL=$((E2E_FAIL + 1))
+        printf 'FAIL  %s: %s (%ss, exit %s) — log %s\n' "$E2E_SCRIPT" "$name" "$dt" "$rc" "$steplog"
+        sed 's/^/    | /' "$steplog" | tail -n 40
+        [[ -n ${E2E_RESULTS:-} ]] && printf 'FAIL\t%s: %s\n' "$E2E_SCRIPT" "$name" >>"$E2E_RESULTS"
+    fi
+    # A crashed registry makes every later step meaningless noise: flag it once.
+    if [[ -n ${REG_PID:-} ]] && ! kill -0 "$REG_PID" 2>/dev/null; then
+        printf 'FAIL  %s: registry process died (log %s)\n' "$E2E_SCRIPT" "$REG_LOG"
+        tail -n 20 "$REG_LOG" | sed 's/^/    | /'
+        [[ -n ${E2E_RESULTS:-} ]] && printf 'FAIL\t%s: registry died\n' "$E2E_SCRIPT" >>"$E2E_RESULTS"
+        E2E_FAIL=$((E2E_FAIL + 1))
+        REG_PID=
+    fi
+    return 0
+}
+
+fail() { echo "ASSERTION FAILED: $*" >&2; exit 1; }
+
+assert_eq() { # ACTUAL EXPECTED WHAT
+    [[ $1 == "$2" ]] || fail "${3:-values differ}: got '$1', want '$2'"
+    echo "ok: ${3:-equal}: $1"
+}
+
+assert_contains() { # HAYSTACK NEEDLE WHAT
+    [[ $1 == *"$2"* ]] || fail "${3:-missing}: '$2' not in: $1"
+}
+
+# expect_fail CMD…: the command must exit non-zero.
+expect_fail() {
+    if "$@"; then fail "expected failure: $*"; fi
+    echo "ok: failed as expected: $*"
+}
+
+# ------------------------------------------------------------------------------------------
+# content helpers
+# ------------------------------------------------------------------------------------------
+
+sha256_of() { sha256sum "$1" | cut -d' ' -f1 | sed 's/^/sha256:/'; }
+sha256_stdin() { sha256sum | cut -d' ' -f1 | sed 's/^/sha256:/'; }
+
+oci_blob() { echo "$1/blobs/${2%%:*}/${2#*:}"; }          # LAYOUT DIGEST -> path
+oci_digest() { # LAYOUT TAG -> digest of the tagged manifest/index
+    jq -er --arg t "$2" '[.manifests[] | select(.annotations["org.opencontainers.image.ref.name"]==$t)][0].digest' "$1/index.json"
+}
+
+# oci_closure LAYOUT DIGEST: every digest reachable from DIGEST (itself, children, configs, layers).
+oci_closure() {
+    local l=$1 d=$2 f
+    f=$(oci_blob "$l" "$d")
+    [[ -f $f ]] || fail "blob $d missing from $l"
+    echo "$d"
+    if jq -e 'has("manifests")' "$f" >/dev/null; then
+        local c children
+        children=$(jq -r '.manifests[].digest' "$f")
+        for c in $children; do oci_closure "$l" "$c"; done
+    else
+        jq -r '.config.digest, .layers[].digest' "$f"
+    fi
+}
+
+# assert_layout_equal SRC_LAYOUT SRC_TAG DST_LAYOUT DST_TAG: same top digest and every reachable
+# blob byte-for-byte identical.
+assert_layout_equal() {
+    local sl=$1 st=$2 dl=$3 dt=$4 sd dd d all n=0
+    sd=$(oci_digest "$sl" "$st")
+    dd=$(oci_digest "$dl" "$dt")
+    assert_eq "$dd" "$sd" "pulled manifest digest ($dl:$dt)"
+    all=$(oci_closure "$sl" "$sd" | sort -u)
+    for d in $all; do
+        [[ -f $(oci_blob "$dl" "$d") ]] || fail "pulled layout lacks blob $d"
+        cmp "$(oci_blob "$sl" "$d")" "$(oci_blob "$dl" "$d")" || fail "blob $d differs"
+        [[ $(sha256_of "$(oci_blob "$dl" "$d")") == "$d" ]] || fail "blob $d has wrong sha256"
+        n=$((n + 1))
+    done
+    echo "ok: $n blobs identical ($sd)"
+}
+
+# assert_layers_match_diffids LAYOUT TAG: each (re)compressed layer decompresses to the
+# config's diff_id, and every blob's sha256 is its digest.
+assert_layers_match_diffids() {
+    local l=$1 t=$2 md m cfg i n
+    md=$(oci_digest "$l" "$t")
+    m=$(oci_blob "$l" "$md")
+    [[ $(sha256_of "$m") == "$md" ]] || fail "manifest $md has wrong sha256"
+    cfg=$(oci_blob "$l" "$(jq -r .config.digest "$m")")
+    [[ $(sha256_of "$cfg") == "$(jq -r .config.digest "$m")" ]] || fail "config has wrong sha256"
+    n=$(jq '.layers | length' "$m")
+    assert_eq "$(jq '.rootfs.diff_ids | length' "$cfg")" "$n" "diff_id count"
+    for ((i = 0; i < n; i++)); do
+        local ld lf diff
+        ld=$(jq -r ".layers[$i].digest" "$m")
+        lf=$(oci_blob "$l" "$ld")
+        [[ $(sha256_of "$lf") == "$ld" ]] || fail "layer $ld has wrong sha256"
+        case $(jq -r ".layers[$i].mediaType" "$m") in
+        *gzip*) diff=$(gzip -dc "$lf" | sha256_stdin) ;;
+        *zstd*) diff=$(zstd -dc "$lf" | sha256_stdin) ;;
+        *) diff=$(sha256_of "$lf") ;;
+        esac
+        assert_eq "$diff" "$(jq -r ".rootfs.diff_ids[$i]" "$cfg")" "layer $i diff_id"
+    done
+}
+
+# diff_ids LAYOUT TAG -> the config's rootfs.diff_ids, one per line
+diff_ids() {
+    local m
+    m=$(oci_blob "$1" "$(oci_digest "$1" "$2")")
+    jq -r '.rootfs.diff_ids[]' "$(oci_blob "$1" "$(jq -r .config.digest "$m")")"
+}
+
+# remote_manifest REPO REF [OUTFILE]: GET a manifest with all usual Accept types; prints
+# Content-Type header. Body goes to OUTFILE (default /dev/null).
+ACCEPT_ALL='application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json'
+remote_manifest() {
+    curl -fsS -H "Accept: $ACCEPT_ALL" -o "${3:-/dev/null}" -w '%{content_type}' \
+        "$REG_URL/v2/$1/manifests/$2"
+}
+
+# assert_remote_blobs REPO MANIFEST_DIGEST: raw HTTP check that the manifest and every blob it
+# references (recursively for indexes) are served with exactly the right bytes.
+assert_remote_blobs() {
+    local repo=$1 md=$2 tmp
+    tmp=$(mktemp)
+    remote_manifest "$repo" "$md" "$tmp" >/dev/null
+    assert_eq "$(sha256_of "$tmp")" "$md" "GET manifest $repo@$md"
+    if jq -e 'has("manifests")' "$tmp" >/dev/null; then
+        local c
+        for c in $(jq -r '.manifests[].digest' "$tmp"); do assert_remote_blobs "$repo" "$c"; done
+    else
+        local b
+        for b in $(jq -r '.config.digest, .layers[].digest' "$tmp"); do
+            assert_eq "$(curl -fsS "$REG_URL/v2/$repo/blobs/$b" | sha256_stdin)" "$b" "GET blob $repo@$b"
+        done
+    fi
+    rm -f "$tmp"
+}
+
+# head_blob REPO DIGEST -> "STATUS CONTENT-LENGTH"
+head_blob() {
+    curl -sS -I "$REG_URL/v2/$1/blobs/$2" | tr -d '\r' |
+        awk 'NR==1{code=$2} tolower($1)=="content-length:"{len=$2} END{print code, len}'
+}
+
+# push_fixture TAG DEST_REF [extra skopeo flags…]: skopeo-push a fixture unchanged.
+push_fixture() {
+    local tag=$1 dest=$2; shift 2
+    sk copy --quiet --preserve-digests --dest-tls-verify=false "$@" "oci:$E2E_FIXTURES:$tag" "docker://$REG/$dest"
+}
+
+# ------------------------------------------------------------------------------------------
+# init / finish
+# ------------------------------------------------------------------------------------------
+
+e2e_on_exit() {
+    local rc=$?
+    set +e
+    [[ $(type -t e2e_test_cleanup) == function ]] && e2e_test_cleanup
+    registry_stop
+    if [[ ${E2E_KEEP:-} != 1 && -n ${E2E_WORK:-} ]]; then
+        rm -rf "$E2E_WORK"
+    fi
+    e2e_cleanup_ns_root
+    exit "$rc"
+}
+
+# e2e_init "$@": enter the namespace, build/locate fixtures, start the registry, set up clients.
+e2e_init() {
+    e2e_enter_ns "$@"
+    E2E_WORK=$(mktemp -d "$E2E_NS_ROOT/$E2E_SCRIPT.XXXX")
+    trap e2e_on_exit EXIT
+    trap 'exit 130' INT TERM
+    if [[ -z ${E2E_FIXTURES:-} ]]; then
+        local cache=${E2E_CACHE:-${TMPDIR:-/tmp}/dermaga-e2e-cache}
+        bash "$E2E_DIR/fixtures.sh" "$cache" >&2
+        E2E_FIXTURES=$cache/oci
+    fi
+    [[ -f $E2E_FIXTURES/index.json ]] || die "no fixtures at $E2E_FIXTURES"
+    registry_start
+    e2e_setup_clients
+}
+
+# e2e_finish: print a summary and exit non-zero if any step failed.
+e2e_finish() {
+    log "$E2E_PASS passed, $E2E_FAIL failed"
+    ((E2E_FAIL == 0))
+}
