@@ -1,6 +1,11 @@
 #include "app/app.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
 
@@ -11,6 +16,7 @@
 #include <vector>
 
 #include "api/routes.hpp"
+#include "core/blocking.hpp"
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "http/server.hpp"
@@ -60,7 +66,25 @@ struct App::Impl {
     registry::Registry registry;
     api::Api api;
     http::Server server;
+    asio::steady_timer sweep_timer{io};
     std::vector<std::thread> threads;
+
+    /// Deletes expired upload sessions now and then, in batches, while traffic goes on.
+    asio::awaitable<void> sweep_uploads() {
+        const auto every = std::chrono::seconds(std::clamp<std::int64_t>(config.upload_expiry / 10, 10, 3600));
+        while (true) {
+            sweep_timer.expires_after(every);
+            boost::system::error_code ec;
+            co_await sweep_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) {
+                co_return;
+            }
+            auto purged = co_await run_blocking(blocking, [this] { return registry.purge_expired_uploads(1000); });
+            if (purged && *purged > 0) {
+                log::info("uploads_expired", {{"count", static_cast<std::uint64_t>(*purged)}});
+            }
+        }
+    }
     bool started = false;
     bool stopped = false;
 };
@@ -76,6 +100,7 @@ std::uint16_t App::start() {
         impl_->threads.emplace_back([this] { impl_->io.run(); });
     }
     impl_->started = true;
+    asio::co_spawn(impl_->io, impl_->sweep_uploads(), asio::detached);
     auto bound = impl_->server.port();
     log::info("listening", {{"addr", std::string_view(host)},
                             {"port", static_cast<std::uint64_t>(bound)},
@@ -93,6 +118,7 @@ void App::stop() {
         std::mutex mu;
         std::condition_variable cv;
         bool done = false;
+        asio::post(impl_->io, [this] { impl_->sweep_timer.cancel(); });
         impl_->server.shutdown(std::chrono::seconds(impl_->config.http_shutdown_grace), [&] {
             std::lock_guard lock(mu);
             done = true;

@@ -87,6 +87,8 @@ public:
     virtual Result<std::optional<UploadRow>> get_upload(std::string_view id) = 0;
     virtual Result<void> touch_upload(std::string_view id, std::int64_t now) = 0;
     virtual Result<void> delete_upload(std::string_view id) = 0;
+    /// Ids of uploads idle since before `updated_before`, at most `limit`.
+    virtual Result<std::vector<std::string>> expired_uploads(std::int64_t updated_before, std::size_t limit) = 0;
 
     // Manifests and tags -----------------------------------------------------------------
     /// Stores a manifest, its references and tags in one transaction. Errors:

@@ -75,6 +75,9 @@ public:
     Result<std::uint64_t> complete_upload(const RepoName& repo, std::string_view id, const Digest& digest);
     /// Cancels an upload. Errors: blob_upload_unknown.
     Result<void> cancel_upload(const RepoName& repo, std::string_view id);
+    /// Deletes up to `limit` upload sessions idle longer than the expiry, with their bytes.
+    /// Returns how many went. Safe to run while uploads continue.
+    Result<std::size_t> purge_expired_uploads(std::size_t limit);
 
     // Manifests -----------------------------------------------------------------------
     /// Validates and stores a manifest under `reference` plus `extra_tags`.

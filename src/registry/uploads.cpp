@@ -133,6 +133,10 @@ Result<Append> Registry::begin_append(const RepoName& repo, std::string_view id,
         release();
         return fail(errc::range_invalid, "chunk must start at " + std::to_string(size));
     }
+    if (auto t = meta_.touch_upload(id, clock_.now_unix()); !t) {  // keeps an active upload from expiring
+        release();
+        return fail(unavailable(t.error()));
+    }
     auto h = running_hash(id, size, DigestAlgorithm::sha256);
     if (!h) {
         release();
@@ -195,6 +199,27 @@ Result<void> Registry::cancel_upload(const RepoName& repo, std::string_view id) 
     }
     (void)blobs_.delete_upload(id);
     return {};
+}
+
+Result<std::size_t> Registry::purge_expired_uploads(std::size_t limit) {
+    auto ids = meta_.expired_uploads(clock_.now_unix() - options_.upload_expiry_seconds, limit);
+    if (!ids) {
+        return fail(unavailable(ids.error()));
+    }
+    std::size_t purged = 0;
+    for (const auto& id : *ids) {
+        {
+            std::lock_guard lock(mu_);
+            if (busy_.count(id) != 0) {
+                continue;  // being written right now: not idle after all
+            }
+            hashes_.erase(id);
+        }
+        if (meta_.delete_upload(id) && blobs_.delete_upload(id)) {
+            ++purged;
+        }
+    }
+    return purged;
 }
 
 }  // namespace dermaga::registry

@@ -65,3 +65,4 @@ CREATE TABLE uploads (
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX uploads_by_age ON uploads(updated_at);

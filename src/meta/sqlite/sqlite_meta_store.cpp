@@ -199,6 +199,21 @@ Result<void> SqliteMetaStore::delete_upload(std::string_view id) {
     return {};
 }
 
+Result<std::vector<std::string>> SqliteMetaStore::expired_uploads(std::int64_t updated_before, std::size_t limit) {
+    auto c = pool_->acquire();
+    PREPARE(s, *c, "SELECT id FROM uploads WHERE updated_at < ?1 LIMIT ?2");
+    s.bind(1, updated_before).bind(2, static_cast<std::int64_t>(limit));
+    std::vector<std::string> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+        out.push_back(s.text(0));
+    }
+    if (rc != SQLITE_DONE) {
+        return db_fail(*c, "expired uploads");
+    }
+    return out;
+}
+
 Result<void> SqliteMetaStore::put_manifest(const ManifestPut& m) {
     auto c = pool_->acquire();
     BEGIN_TX(tx, *c, write);

@@ -28,6 +28,7 @@ public:
     Result<std::optional<UploadRow>> get_upload(std::string_view id) override;
     Result<void> touch_upload(std::string_view id, std::int64_t now) override;
     Result<void> delete_upload(std::string_view id) override;
+    Result<std::vector<std::string>> expired_uploads(std::int64_t updated_before, std::size_t limit) override;
     Result<void> put_manifest(const ManifestPut& m) override;
     Result<std::optional<ManifestRecord>> manifest_by_digest(std::string_view repo, std::string_view digest) override;
     Result<std::optional<ManifestRecord>> manifest_by_tag(std::string_view repo, std::string_view tag) override;

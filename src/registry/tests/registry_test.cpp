@@ -131,6 +131,16 @@ TEST_F(RegistryTest, UploadsExpire) {
     EXPECT_EQ(reg_->upload_size(r, id).error().code, errc::blob_upload_unknown);
 }
 
+TEST_F(RegistryTest, PurgeRemovesOnlyExpiredUploads) {
+    auto r = repo("r");
+    auto old_id = *reg_->start_upload(r);
+    clock_.now += Options{}.upload_expiry_seconds + 1;
+    auto fresh_id = *reg_->start_upload(r);
+    EXPECT_EQ(*reg_->purge_expired_uploads(100), 1u);
+    EXPECT_FALSE(blobs_->upload_size(old_id));
+    EXPECT_TRUE(reg_->upload_size(r, fresh_id));
+}
+
 TEST_F(RegistryTest, ManifestNeedsItsBlobsAndKeepsItsBytes) {
     auto r = repo("r");
     auto cfg = push_blob(r, "{}");
