@@ -35,9 +35,14 @@ awaitable<http::Response> put_manifest(Context& ctx, http::Request& req, const R
 }
 
 awaitable<http::Response> get_manifest(Context& ctx, http::Request& req, const RepoName& repo, const Reference& ref) {
-    auto rec = co_await ctx.call([&] { return ctx.registry.get_manifest(repo, ref); });
+    // Hot manifests come from memory on this thread; only a miss goes to the blocking pool.
+    auto rec = ctx.registry.cached_manifest(repo, ref);
     if (!rec) {
-        co_return error_response(rec.error());
+        auto loaded = co_await ctx.call([&] { return ctx.registry.get_manifest(repo, ref); });
+        if (!loaded) {
+            co_return error_response(loaded.error());
+        }
+        rec = std::move(*loaded);
     }
     http::Response r;
     r.set("Content-Type", rec->media_type);
@@ -47,7 +52,7 @@ awaitable<http::Response> get_manifest(Context& ctx, http::Request& req, const R
         r.content_length = rec->body.size();
         r.body = std::string();
     } else {
-        r.body = std::move(rec->body);
+        r.body = rec->body;
     }
     co_return r;
 }

@@ -127,6 +127,7 @@ const std::vector<Key>& keys() {
         num_key("meta.blocking_threads", "threads for file and database work (0: auto)", &Config::blocking_threads, parse_uint),
         num_key("limits.max_manifest_bytes", "largest manifest accepted", &Config::max_manifest_bytes, parse_size),
         num_key("limits.max_page_size", "largest n for tags/list and _catalog", &Config::max_page_size, parse_uint),
+        num_key("cache.manifest_bytes", "memory for hot manifests (0 disables)", &Config::manifest_cache_bytes, parse_size),
         num_key("limits.upload_expiry", "idle upload sessions expire after", &Config::upload_expiry, parse_duration),
         str_key("log.level", "debug, info, warn, error or off", &Config::log_level),
         {"log.access", "write an access log line per request",

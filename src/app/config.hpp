@@ -35,6 +35,7 @@ struct Config {
     std::uint64_t max_manifest_bytes = 4 * 1024 * 1024;
     std::uint64_t max_page_size = 10000;
     std::int64_t upload_expiry = 24 * 3600;
+    std::uint64_t manifest_cache_bytes = 64 * 1024 * 1024;
     // log
     std::string log_level = "info";
     bool log_access = true;

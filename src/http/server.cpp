@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -63,15 +64,24 @@ bool is_disconnect(const boost::system::error_code& ec) {
            ec == bhttp::error::partial_message;
 }
 
-/// Reads the body of the current request through a buffer_body parser.
+/// Reads the body of the current request. A body with a Content-Length is read straight from
+/// the socket into the caller's buffer (large reads, no copy); a chunked body goes through
+/// Beast's parser.
 class ParserBody final : public BodySource {
 public:
     ParserBody(beast::tcp_stream& stream, beast::flat_buffer& buf,
                bhttp::request_parser<bhttp::buffer_body>& parser, bool expect_continue,
                std::chrono::seconds timeout)
-        : stream_(stream), buf_(buf), parser_(parser), expect_continue_(expect_continue), timeout_(timeout) {}
+        : stream_(stream), buf_(buf), parser_(parser), expect_continue_(expect_continue), timeout_(timeout) {
+        if (!parser_.chunked() && parser_.content_length()) {
+            remaining_ = *parser_.content_length();
+        }
+    }
 
     asio::awaitable<Result<std::size_t>> read_some(std::span<char> out) override {
+        if (done()) {
+            co_return std::size_t{0};
+        }
         if (expect_continue_) {
             expect_continue_ = false;
             static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -81,6 +91,10 @@ public:
                 co_return fail(errc::client_closed, ec.message());
             }
         }
+        if (remaining_) {
+            co_return co_await read_direct(out);
+        }
+        buf_.reserve(64 * 1024);  // Beast sizes each socket read by the buffer's capacity
         while (!parser_.is_done()) {
             auto& body = parser_.get().body();
             body.data = out.data();
@@ -112,9 +126,33 @@ public:
         return cl ? std::optional<std::uint64_t>(*cl) : std::nullopt;
     }
 
-    bool done() const { return parser_.is_done(); }
+    bool done() const { return remaining_ ? *remaining_ == 0 : parser_.is_done(); }
 
 private:
+    asio::awaitable<Result<std::size_t>> read_direct(std::span<char> out) {
+        std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), *remaining_));
+        std::size_t got = 0;
+        if (buf_.size() > 0) {  // bytes that arrived together with the header
+            got = asio::buffer_copy(asio::buffer(out.data(), want), buf_.data());
+            buf_.consume(got);
+        }
+        if (got < want) {
+            stream_.expires_after(timeout_);
+            auto [ec, n] = co_await asio::async_read(stream_, asio::buffer(out.data() + got, want - got), tuple_awaitable);
+            got += n;
+            if (ec) {
+                *remaining_ -= got;
+                if (ec == beast::error::timeout) {
+                    co_return fail(errc::timeout, "request body read timed out");
+                }
+                co_return fail(errc::client_closed, ec.message());
+            }
+        }
+        *remaining_ -= got;
+        co_return got;
+    }
+
+    std::optional<std::uint64_t> remaining_;  ///< set when reading a Content-Length body directly
     beast::tcp_stream& stream_;
     beast::flat_buffer& buf_;
     bhttp::request_parser<bhttp::buffer_body>& parser_;

@@ -69,6 +69,7 @@ Result<PushedManifest> Registry::put_manifest(const RepoName& repo, const Refere
         }
         return fail(unavailable(r.error()));
     }
+    cache_.invalidate(repo.str());  // after the commit: see ManifestCache
     PushedManifest out{std::move(digest), std::nullopt};
     if (parsed->subject) {
         out.subject = parsed->subject->digest;
@@ -76,7 +77,11 @@ Result<PushedManifest> Registry::put_manifest(const RepoName& repo, const Refere
     return out;
 }
 
-Result<meta::ManifestRecord> Registry::get_manifest(const RepoName& repo, const Reference& reference) {
+Result<ManifestCache::Entry> Registry::get_manifest(const RepoName& repo, const Reference& reference) {
+    if (auto hit = cache_.get(repo.str(), reference.str())) {
+        return hit;
+    }
+    const auto generation = cache_.generation();
     auto rec = reference.is_digest() ? meta_.manifest_by_digest(repo.str(), reference.digest().str())
                                      : meta_.manifest_by_tag(repo.str(), reference.tag().str());
     if (!rec) {
@@ -85,7 +90,9 @@ Result<meta::ManifestRecord> Registry::get_manifest(const RepoName& repo, const 
     if (!*rec) {
         return fail(errc::manifest_unknown, reference.str());
     }
-    return std::move(**rec);
+    auto entry = std::make_shared<const meta::ManifestRecord>(std::move(**rec));
+    cache_.put(repo.str(), reference.str(), entry, generation);
+    return entry;
 }
 
 Result<void> Registry::delete_manifest(const RepoName& repo, const Reference& reference) {
@@ -94,6 +101,7 @@ Result<void> Registry::delete_manifest(const RepoName& repo, const Reference& re
     if (!removed) {
         return fail(unavailable(removed.error()));
     }
+    cache_.invalidate(repo.str());
     if (!*removed) {
         return fail(errc::manifest_unknown, reference.str());
     }

@@ -18,6 +18,7 @@
 #include "core/names.hpp"
 #include "meta/meta_store.hpp"
 #include "registry/errors.hpp"
+#include "registry/manifest_cache.hpp"
 #include "storage/blob_store.hpp"
 
 namespace dermaga::registry {
@@ -26,6 +27,9 @@ struct Options {
     std::uint64_t max_manifest_bytes = 4 * 1024 * 1024;
     std::size_t max_page_size = 10000;
     std::int64_t upload_expiry_seconds = 24 * 3600;
+    /// Bytes of manifests kept in memory for pulls (0 disables the cache). Exact only while
+    /// this process is the metadata store's only writer (the embedded SQLite mode).
+    std::size_t manifest_cache_bytes = 64 * 1024 * 1024;
 };
 
 /// An upload being appended to. Only one exists per upload at a time; give it back with
@@ -87,7 +91,11 @@ public:
                                         std::string_view content_type, std::string body,
                                         const std::vector<std::string>& extra_tags);
     /// Errors: manifest_unknown.
-    Result<meta::ManifestRecord> get_manifest(const RepoName& repo, const Reference& reference);
+    Result<ManifestCache::Entry> get_manifest(const RepoName& repo, const Reference& reference);
+    /// The manifest if it is in the memory cache; never blocks (call it on any thread).
+    ManifestCache::Entry cached_manifest(const RepoName& repo, const Reference& reference) const {
+        return cache_.get(repo.str(), reference.str());
+    }
     /// By digest: deletes the manifest (and its tags). By tag: deletes the tag only.
     /// Errors: manifest_unknown.
     Result<void> delete_manifest(const RepoName& repo, const Reference& reference);
@@ -109,6 +117,7 @@ private:
     meta::MetaStore& meta_;
     const Clock& clock_;
     Options options_;
+    ManifestCache cache_;
 
     std::mutex mu_;  // guards the two maps below; never held across I/O
     std::unordered_set<std::string> busy_;          ///< uploads with an Append out

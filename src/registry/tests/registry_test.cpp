@@ -159,10 +159,28 @@ TEST_F(RegistryTest, ManifestNeedsItsBlobsAndKeepsItsBytes) {
     ASSERT_TRUE(pushed) << pushed.error().detail;
     EXPECT_EQ(pushed->digest, digest_of(ok));
     auto got = *reg_->get_manifest(r, *Reference::parse("extra"));
-    EXPECT_EQ(got.body, ok);
-    EXPECT_EQ(got.media_type, "application/vnd.oci.image.manifest.v1+json");
+    EXPECT_EQ(got->body, ok);
+    EXPECT_EQ(got->media_type, "application/vnd.oci.image.manifest.v1+json");
     auto wrong = reg_->put_manifest(r, *Reference::parse(digest_of("other").str()), "", ok, {});
     EXPECT_EQ(wrong.error().code, errc::digest_invalid);
+}
+
+TEST_F(RegistryTest, CachedTagFollowsMovesAndDeletes) {
+    auto r = repo("r");
+    auto cfg = push_blob(r, "{}");
+    auto manifest = [&](const char* note) {
+        return R"({"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+               cfg.str() + R"(","size":2},"layers":[],"annotations":{"n":")" + note + "\"}}";
+    };
+    auto latest = *Reference::parse("latest");
+    ASSERT_TRUE(reg_->put_manifest(r, latest, "", manifest("one"), {}));
+    EXPECT_EQ((*reg_->get_manifest(r, latest))->body, manifest("one"));
+    EXPECT_TRUE(reg_->cached_manifest(r, latest));
+    ASSERT_TRUE(reg_->put_manifest(r, latest, "", manifest("two"), {}));
+    EXPECT_FALSE(reg_->cached_manifest(r, latest)) << "a tag move must drop the cached answer";
+    EXPECT_EQ((*reg_->get_manifest(r, latest))->body, manifest("two"));
+    ASSERT_TRUE(reg_->delete_manifest(r, *Reference::parse(digest_of(manifest("two")).str())));
+    EXPECT_EQ(reg_->get_manifest(r, latest).error().code, errc::manifest_unknown);
 }
 
 TEST_F(RegistryTest, PaginationLimitIsEnforced) {
