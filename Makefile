@@ -9,7 +9,7 @@ DATA       ?= ./data
 BUILD_DEPS := build-essential cmake ninja-build pkg-config libboost1.81-dev libssl-dev \
               libsqlite3-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev \
               libyaml-cpp-dev libexpected-dev libgtest-dev libgmock-dev libbenchmark-dev
-TEST_DEPS  := curl python3 skopeo podman buildah containerd umoci busybox-static \
+TEST_DEPS  := curl jq openssl python3 skopeo podman buildah containerd umoci busybox-static \
               docker-registry
 DOCKER_DEP := $(if $(shell command -v docker 2>/dev/null),,docker.io)
 
@@ -60,10 +60,14 @@ e2e: test-deps build
 bench: test-deps build
 	bash bench/run.sh $(BUILD)/bench/dermaga-loadgen $(BUILD)/src/cli/dermaga
 
+LINT_DEPS  := clang-format clang-tidy
+
 fmt:
+	$(call apt_install,$(LINT_DEPS))
 	find src tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i
 
 lint: build
+	$(call apt_install,$(LINT_DEPS))
 	find src -name '*.cpp' -not -path '*/tests/*' | xargs clang-tidy -p $(BUILD) --quiet
 
 clean:

@@ -121,10 +121,10 @@ const std::vector<Key>& keys() {
         num_key("http.shutdown_grace", "time in-flight requests get at shutdown", &Config::http_shutdown_grace, parse_duration),
         str_key("storage.data_dir", "directory for data (blobs and database)", &Config::data_dir),
         str_key("storage.driver", "blob storage driver: filesystem", &Config::storage_driver),
-        str_key("storage.filesystem.root", "blob directory (default <data_dir>/blobs)", &Config::storage_filesystem_root),
+        str_key("storage.filesystem.root", "root of blobs/ and uploads/ (default <data_dir>)", &Config::storage_filesystem_root),
         str_key("meta.driver", "metadata driver: sqlite", &Config::meta_driver),
         str_key("meta.sqlite.path", "SQLite file (default <data_dir>/meta.db)", &Config::meta_sqlite_path),
-        num_key("meta.blocking_threads", "threads for file and database work (0: auto)", &Config::blocking_threads, parse_uint),
+        num_key("runtime.blocking_threads", "threads for file, fsync and database work (0: 4 per core, at least 8)", &Config::blocking_threads, parse_uint),
         num_key("limits.max_manifest_bytes", "largest manifest accepted", &Config::max_manifest_bytes, parse_size),
         num_key("limits.max_page_size", "largest n for tags/list and _catalog", &Config::max_page_size, parse_uint),
         num_key("cache.manifest_bytes", "memory for hot manifests (0 disables)", &Config::manifest_cache_bytes, parse_size),
@@ -177,7 +177,7 @@ const std::error_category& category() noexcept {
 }
 
 std::string Config::blob_root() const {
-    return storage_filesystem_root.empty() ? data_dir + "/blobs" : storage_filesystem_root;
+    return storage_filesystem_root.empty() ? data_dir : storage_filesystem_root;
 }
 
 std::string Config::sqlite_path() const {
@@ -254,8 +254,12 @@ Result<void> validate(const Config& c) {
     if (!log::parse_level(c.log_level, l)) {
         return bad("log.level", "expected debug, info, warn, error or off");
     }
-    if (c.max_manifest_bytes == 0 || c.max_page_size == 0) {
-        return bad("limits", "limits must be positive");
+    if (c.max_manifest_bytes == 0 || c.max_page_size == 0 || c.upload_expiry <= 0) {
+        return bad("limits", "limits.max_manifest_bytes, max_page_size and upload_expiry must be positive");
+    }
+    if (c.http_read_timeout <= 0 || c.http_write_timeout <= 0 || c.http_idle_timeout <= 0 ||
+        c.http_max_connections == 0 || c.http_max_inflight == 0 || c.http_max_header_bytes < 1024) {
+        return bad("http", "timeouts and connection/request limits must be positive (max_header_bytes at least 1KiB)");
     }
     if (c.data_dir.empty()) {
         return bad("storage.data_dir", "must not be empty");

@@ -26,7 +26,7 @@ struct Config {
     // storage
     std::string data_dir = "./data";
     std::string storage_driver = "filesystem";
-    std::string storage_filesystem_root;  ///< default: <data_dir>/blobs
+    std::string storage_filesystem_root;  ///< default: <data_dir>
     // metadata
     std::string meta_driver = "sqlite";
     std::string meta_sqlite_path;  ///< default: <data_dir>/meta.db

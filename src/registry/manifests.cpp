@@ -33,8 +33,8 @@ Result<PushedManifest> Registry::put_manifest(const RepoName& repo, const Refere
     }
     auto parsed = oci::parse_manifest(body, content_type);
     if (!parsed) {
-        return fail(parsed.error().code == oci::errc::unsupported ? errc::unsupported : errc::manifest_invalid,
-                    parsed.error().detail);
+        // Schema 1 (oci::errc::unsupported) is refused as an invalid manifest: clients show the detail.
+        return fail(errc::manifest_invalid, parsed.error().detail);
     }
     const auto alg = reference.is_digest() ? reference.digest().algorithm() : DigestAlgorithm::sha256;
     Digest digest = digest_of(body, alg);

@@ -164,10 +164,19 @@ Result<std::uint64_t> Registry::complete_upload(const RepoName& repo, std::strin
     (void)row;
     {
         std::lock_guard lock(mu_);
-        if (busy_.count(std::string(id)) != 0) {
+        if (!busy_.insert(std::string(id)).second) {
             return fail(errc::blob_upload_invalid, "another request is writing to this upload");
         }
     }
+    // Held until we return, so no PATCH can append between hashing and the commit.
+    struct Release {
+        Registry& r;
+        std::string id;
+        ~Release() {
+            std::lock_guard lock(r.mu_);
+            r.busy_.erase(id);
+        }
+    } release{*this, std::string(id)};
     auto size = blobs_.upload_size(id);
     if (!size) {
         return fail(errc::blob_upload_unknown, std::string(id));

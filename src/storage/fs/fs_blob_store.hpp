@@ -7,7 +7,6 @@
 //       sha512/0c/0c9a…77
 //     uploads/
 //       <upload id>              bytes of an upload in progress, appended in order
-//     tmp/                       (reserved)
 //
 // A commit fsyncs the upload, renames it into blobs/ (atomic within one filesystem) and fsyncs
 // the directory, so a crash leaves either no blob or the whole blob.
