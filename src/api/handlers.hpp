@@ -5,6 +5,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "core/blocking.hpp"
+#include "core/log.hpp"
 #include "core/names.hpp"
 #include "http/message.hpp"
 #include "registry/registry.hpp"
@@ -16,11 +17,15 @@ using boost::asio::awaitable;
 struct Context {
     registry::Registry& registry;
     boost::asio::thread_pool& blocking;
+    std::string_view request_id;
 
-    /// Runs a blocking registry call off the io threads.
+    /// Runs a blocking registry call off the io threads; its log lines carry the request id.
     template <class F>
     auto call(F f) {
-        return run_blocking(blocking, std::move(f));
+        return run_blocking(blocking, [rid = request_id, f = std::move(f)]() mutable {
+            log::ScopedRequestId scope(rid);
+            return f();
+        });
     }
 };
 

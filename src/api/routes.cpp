@@ -101,7 +101,7 @@ awaitable<http::Response> Api::handle(http::Request& req) {
 awaitable<http::Response> Api::dispatch(http::Request& req) {
     using K = Route::Kind;
     using M = http::Method;
-    Context ctx{registry_, blocking_};
+    Context ctx{registry_, blocking_, req.request_id()};
     const auto route = parse_route(req.path());
     const auto m = req.method();
     if (route.kind == K::not_found) {

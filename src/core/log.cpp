@@ -14,6 +14,7 @@ namespace dermaga::log {
 namespace {
 std::atomic<int> g_level{static_cast<int>(Level::warn)};
 std::shared_ptr<spdlog::logger> g_logger;  // set once in init(), before threads start
+thread_local std::string_view t_request_id;
 
 spdlog::level::level_enum to_spd(Level l) {
     switch (l) {
@@ -83,6 +84,10 @@ void write(Level level, std::string_view event, std::initializer_list<Field> fie
         line.reserve(256);
         line += "\"event\":";
         append_json_string(line, event);
+        if (!t_request_id.empty()) {
+            line += ",\"rid\":";
+            append_json_string(line, t_request_id);
+        }
         for (const auto& [k, v] : fields) {
             line += ',';
             append_json_string(line, k);
@@ -94,6 +99,9 @@ void write(Level level, std::string_view event, std::initializer_list<Field> fie
         // Logging must never take a request down.
     }
 }
+
+ScopedRequestId::ScopedRequestId(std::string_view id) : previous_(t_request_id) { t_request_id = id; }
+ScopedRequestId::~ScopedRequestId() { t_request_id = previous_; }
 
 void append_json_string(std::string& out, std::string_view s) {
     out += '"';

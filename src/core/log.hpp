@@ -34,6 +34,19 @@ inline void info(std::string_view e, std::initializer_list<Field> f = {}) { writ
 inline void warn(std::string_view e, std::initializer_list<Field> f = {}) { write(Level::warn, e, f); }
 inline void error(std::string_view e, std::initializer_list<Field> f = {}) { write(Level::error, e, f); }
 
+/// While alive, every line this thread writes carries "rid": id (the request being served).
+/// Used around blocking work done for a request on a pool thread.
+class ScopedRequestId {
+public:
+    explicit ScopedRequestId(std::string_view id);
+    ~ScopedRequestId();
+    ScopedRequestId(const ScopedRequestId&) = delete;
+    ScopedRequestId& operator=(const ScopedRequestId&) = delete;
+
+private:
+    std::string_view previous_;
+};
+
 /// Appends s to out as a JSON string literal (with quotes).
 void append_json_string(std::string& out, std::string_view s);
 
