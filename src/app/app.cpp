@@ -6,7 +6,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <pthread.h>
 #include <boost/asio/thread_pool.hpp>
 
 #include <condition_variable>
@@ -137,13 +138,27 @@ void App::stop() {
     impl_->blocking.join();
 }
 
+namespace {
+sigset_t shutdown_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    return set;
+}
+}  // namespace
+
+void block_shutdown_signals() {
+    sigset_t set = shutdown_signals();
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
 int App::run_until_signal() {
+    block_shutdown_signals();
     start();
-    asio::io_context sig_io;
-    asio::signal_set signals(sig_io, SIGINT, SIGTERM);
+    sigset_t set = shutdown_signals();
     int which = 0;
-    signals.async_wait([&](boost::system::error_code, int s) { which = s; });
-    sig_io.run();
+    sigwait(&set, &which);
     log::info("shutting_down", {{"signal", static_cast<std::int64_t>(which)}});
     stop();
     log::info("stopped");

@@ -25,12 +25,19 @@ public:
     /// threads joined. Idempotent.
     void stop();
     /// start(), then block until SIGTERM or SIGINT, then stop(). Returns the exit code.
+    /// See block_shutdown_signals().
     int run_until_signal();
 
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
+
+/// Blocks SIGINT and SIGTERM in the calling thread and every thread it starts later, so that
+/// run_until_signal() receives them with sigwait. Call first thing in main(), before any thread
+/// (the logger's included) exists; a signal arriving during start-up then waits instead of
+/// killing the process.
+void block_shutdown_signals();
 
 /// The version string of this build.
 const char* version();

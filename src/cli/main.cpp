@@ -49,6 +49,7 @@ void add_common(CLI::App* cmd, Common& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    app::block_shutdown_signals();
     CLI::App cli{"Dermaga: an OCI container image registry"};
     cli.require_subcommand(1);
     Common common;

@@ -3,6 +3,7 @@
 // resume the calling coroutine on its own executor afterwards. I/O threads never block.
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -21,7 +22,9 @@ template <class F>
 asio::awaitable<std::invoke_result_t<F&>> run_blocking(asio::thread_pool& pool, F f) {
     using R = std::invoke_result_t<F&>;
     auto home = co_await asio::this_coro::executor;
-    co_await asio::post(pool.get_executor(), asio::use_awaitable);
+    // post(ex, token) would only queue an intermediate step on ex and then resume us on our own
+    // executor; binding the token to the pool makes the coroutine itself continue there.
+    co_await asio::post(asio::bind_executor(pool.get_executor(), asio::use_awaitable));
     std::exception_ptr error;
     if constexpr (std::is_void_v<R>) {
         try {

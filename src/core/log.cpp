@@ -103,9 +103,38 @@ void write(Level level, std::string_view event, std::initializer_list<Field> fie
 ScopedRequestId::ScopedRequestId(std::string_view id) : previous_(t_request_id) { t_request_id = id; }
 ScopedRequestId::~ScopedRequestId() { t_request_id = previous_; }
 
+namespace {
+/// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is not one.
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+    auto b = static_cast<unsigned char>(s[i]);
+    std::size_t n = b >= 0xf0 && b <= 0xf4 ? 4 : b >= 0xe0 ? 3 : b >= 0xc2 && b <= 0xdf ? 2 : 0;
+    if (n == 0 || b >= 0xf5 || i + n > s.size()) {
+        return 0;
+    }
+    for (std::size_t k = 1; k < n; ++k) {
+        if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) {
+            return 0;
+        }
+    }
+    return n;
+}
+}  // namespace
+
 void append_json_string(std::string& out, std::string_view s) {
     out += '"';
-    for (unsigned char c : s) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x80) {
+            // Valid UTF-8 passes through; a stray byte (e.g. from a hostile URL) is escaped so
+            // the line stays valid JSON.
+            if (std::size_t n = utf8_sequence(s, i)) {
+                out.append(s.substr(i, n));
+                i += n - 1;
+            } else {
+                fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
+            }
+            continue;
+        }
         switch (c) {
             case '"': out += "\\\""; break;
             case '\\': out += "\\\\"; break;

@@ -79,9 +79,30 @@ public:
     }
 
     asio::awaitable<Result<std::size_t>> read_some(std::span<char> out) override {
+        if (broken_) {
+            // After EOF or a timeout the socket may never signal readiness again: never wait on
+            // it twice.
+            co_return fail(errc::client_closed, "connection already failed");
+        }
         if (done()) {
             co_return std::size_t{0};
         }
+        auto r = co_await read_next(out);
+        broken_ = !r;
+        co_return r;
+    }
+
+    std::optional<std::uint64_t> content_length() const override {
+        auto cl = parser_.content_length();
+        return cl ? std::optional<std::uint64_t>(*cl) : std::nullopt;
+    }
+
+    bool done() const { return remaining_ ? *remaining_ == 0 : parser_.is_done(); }
+    /// A read failed: the rest of the body will never come.
+    bool broken() const { return broken_; }
+
+private:
+    asio::awaitable<Result<std::size_t>> read_next(std::span<char> out) {
         if (expect_continue_) {
             expect_continue_ = false;
             static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -121,14 +142,6 @@ public:
         co_return std::size_t{0};
     }
 
-    std::optional<std::uint64_t> content_length() const override {
-        auto cl = parser_.content_length();
-        return cl ? std::optional<std::uint64_t>(*cl) : std::nullopt;
-    }
-
-    bool done() const { return remaining_ ? *remaining_ == 0 : parser_.is_done(); }
-
-private:
     asio::awaitable<Result<std::size_t>> read_direct(std::span<char> out) {
         std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), *remaining_));
         std::size_t got = 0;
@@ -153,6 +166,7 @@ private:
     }
 
     std::optional<std::uint64_t> remaining_;  ///< set when reading a Content-Length body directly
+    bool broken_ = false;
     beast::tcp_stream& stream_;
     beast::flat_buffer& buf_;
     bhttp::request_parser<bhttp::buffer_body>& parser_;
@@ -318,7 +332,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         }
 
         bool keep = msg.keep_alive() && !res.close && !stopping;
-        if (!body.done()) {
+        if (body.broken()) {
+            keep = false;
+        } else if (!body.done()) {
             // Drain a small unread body so the connection can be reused; else close it.
             std::size_t drained = 0;
             char sink[16 * 1024];
@@ -334,6 +350,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             }
         }
         std::uint64_t sent = co_await write_response(conn, method == Method::head, res, keep, req.request_id());
+        const bool aborted = sent == std::numeric_limits<std::uint64_t>::max();
         if (opt.access_log && log::enabled(log::Level::info)) {
             auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
             log::info("request", {{"rid", req.request_id()},
@@ -341,10 +358,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                                   {"method", std::string_view(msg.method_string())},
                                   {"path", req.path()},
                                   {"status", static_cast<std::int64_t>(res.status)},
-                                  {"bytes", sent},
+                                  {"bytes", aborted ? std::uint64_t{0} : sent},
+                                  {"aborted", aborted},
                                   {"ms", static_cast<double>(us) / 1000.0}});
         }
-        co_return keep && sent != std::numeric_limits<std::uint64_t>::max();
+        co_return keep && !aborted;
     }
 
     /// Returns the body bytes sent, or max() when the connection failed.
@@ -469,7 +487,10 @@ void Server::shutdown(std::chrono::seconds grace, std::function<void()> done) {
         boost::system::error_code ignore;
         impl->acceptor.close(ignore);
         for (auto& c : idle) {
-            asio::post(c->stream.get_executor(), [c] { c->stream.socket().cancel(); });
+            asio::post(c->stream.get_executor(), [c] {
+                boost::system::error_code ec;
+                c->stream.socket().cancel(ec);  // may already be closed
+            });
         }
         bool empty;
         {

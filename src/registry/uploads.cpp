@@ -196,6 +196,7 @@ Result<std::uint64_t> Registry::complete_upload(const RepoName& repo, std::strin
     if (auto r = meta_.link_blob(repo.str(), digest.str(), *size, id, clock_.now_unix()); !r) {
         return fail(unavailable(r.error()));
     }
+    (void)blobs_.delete_upload(id);  // a crash before this leaves a file the sweeper removes
     return *size;
 }
 
@@ -225,6 +226,18 @@ Result<std::size_t> Registry::purge_expired_uploads(std::size_t limit) {
             hashes_.erase(id);
         }
         if (meta_.delete_upload(id) && blobs_.delete_upload(id)) {
+            ++purged;
+        }
+    }
+    // Upload files no session refers to (a crash between commit and cleanup, or between
+    // creating the file and recording the session).
+    auto files = blobs_.stale_uploads(clock_.now_unix() - options_.upload_expiry_seconds, limit);
+    if (!files) {
+        return fail(unavailable(files.error()));
+    }
+    for (const auto& id : *files) {
+        auto row = meta_.get_upload(id);
+        if (row && !*row && blobs_.delete_upload(id)) {
             ++purged;
         }
     }

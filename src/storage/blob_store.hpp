@@ -8,6 +8,7 @@
 #include <span>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 #include "core/digest.hpp"
 #include "core/result.hpp"
@@ -55,12 +56,16 @@ public:
     virtual Result<std::uint64_t> upload_size(std::string_view id) = 0;
     /// Opens an upload's bytes for reading (used to re-hash after a restart).
     virtual Result<OpenBlob> read_upload(std::string_view id) = 0;
-    /// Makes the upload's bytes the committed blob `digest` (durably: fsync, atomic rename) and
-    /// removes the upload. The caller has verified the digest. If the blob already exists the
-    /// existing copy wins and the upload is discarded. Errors: errc::upload_unknown, io_error.
+    /// Makes the upload's bytes the committed blob `digest`, durably (fsync, then an atomic
+    /// link into place). The upload itself stays until delete_upload, so a crash before the
+    /// caller records the blob leaves the session complete-able. The caller has verified the
+    /// digest; if the blob already exists the existing copy wins. Errors: upload_unknown, io_error.
     virtual Result<void> commit_upload(std::string_view id, const Digest& digest) = 0;
     /// Removes an upload; removing a missing upload succeeds.
     virtual Result<void> delete_upload(std::string_view id) = 0;
+    /// Ids of uploads whose bytes were last written before `modified_before` (Unix seconds), at
+    /// most `limit`: used to find upload files no session refers to any more.
+    virtual Result<std::vector<std::string>> stale_uploads(std::int64_t modified_before, std::size_t limit) = 0;
 };
 
 }  // namespace dermaga::storage

@@ -117,6 +117,22 @@ TEST_F(ServerTest, SendsFileRanges) {
     EXPECT_NE(out.find("\r\n\r\nELF"), std::string::npos) << out;  // bytes 1..10 of the ELF header
 }
 
+TEST_F(ServerTest, ClientThatHangsUpMidBodyIsDroppedAtOnce) {
+    boost::asio::io_context cio;
+    tcp::socket s(cio);
+    s.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), server_->port()));
+    boost::asio::write(s, boost::asio::buffer(std::string("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")));
+    s.shutdown(tcp::socket::shutdown_send);
+    auto start = std::chrono::steady_clock::now();
+    char buf[1024];
+    boost::system::error_code ec;
+    while (!ec) {
+        s.read_some(boost::asio::buffer(buf), ec);
+    }
+    // The read deadline is 2 s: closing well before it shows the server saw the hang-up.
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
+}
+
 TEST_F(ServerTest, StalledClientIsCutOffByTheReadDeadline) {
     auto start = std::chrono::steady_clock::now();
     auto out = exchange("GET / HTTP/1.1\r\nHost: x\r\n");  // never finishes its header

@@ -207,9 +207,7 @@ Result<void> FsBlobStore::commit_upload(std::string_view id, const Digest& diges
             return io_fail("open", src);
         }
         if (::access(dst.c_str(), F_OK) == 0) {
-            // Dedup: the committed copy wins; ours is identical by digest.
-            ::unlink(src.c_str());
-            return {};
+            return {};  // dedup: the committed copy wins; ours is identical by digest
         }
         if (::fdatasync(fd.get()) != 0) {
             return io_fail("fsync", src);
@@ -221,13 +219,29 @@ Result<void> FsBlobStore::commit_upload(std::string_view id, const Digest& diges
     if (ec) {
         return fail(errc::io_error, "mkdir " + dst.parent_path().string() + ": " + ec.message());
     }
-    if (::rename(src.c_str(), dst.c_str()) != 0) {
-        return io_fail("rename", src);
+    if (::link(src.c_str(), dst.c_str()) != 0 && errno != EEXIST) {
+        return io_fail("link", src);
     }
     if (!fsync_dir(dst.parent_path())) {
         return io_fail("fsync dir", dst.parent_path());
     }
     return {};
+}
+
+Result<std::vector<std::string>> FsBlobStore::stale_uploads(std::int64_t modified_before, std::size_t limit) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (fs::directory_iterator it(root_ / "uploads", ec), end; !ec && it != end && out.size() < limit;
+         it.increment(ec)) {
+        struct stat st {};
+        if (::stat(it->path().c_str(), &st) == 0 && st.st_mtime < modified_before) {
+            out.push_back(it->path().filename().string());
+        }
+    }
+    if (ec) {
+        return fail(errc::io_error, "list uploads: " + ec.message());
+    }
+    return out;
 }
 
 Result<void> FsBlobStore::delete_upload(std::string_view id) {

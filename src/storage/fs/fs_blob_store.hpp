@@ -8,8 +8,9 @@
 //     uploads/
 //       <upload id>              bytes of an upload in progress, appended in order
 //
-// A commit fsyncs the upload, renames it into blobs/ (atomic within one filesystem) and fsyncs
-// the directory, so a crash leaves either no blob or the whole blob.
+// A commit fsyncs the upload, hard-links it into blobs/ (atomic within one filesystem) and fsyncs
+// the directory, so a crash leaves either no blob or the whole blob; the upload name goes only
+// once the metadata store has recorded the blob.
 
 #include <filesystem>
 
@@ -32,6 +33,7 @@ public:
     Result<OpenBlob> read_upload(std::string_view id) override;
     Result<void> commit_upload(std::string_view id, const Digest& digest) override;
     Result<void> delete_upload(std::string_view id) override;
+    Result<std::vector<std::string>> stale_uploads(std::int64_t modified_before, std::size_t limit) override;
 
 private:
     std::filesystem::path blob_path(const Digest& d) const;

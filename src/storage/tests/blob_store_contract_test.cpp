@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <memory>
 
 #include "storage/fs/fs_blob_store.hpp"
@@ -59,7 +60,10 @@ TEST_P(BlobStoreContract, UploadAppendCommitThenRead) {
     auto b = store_->open(d);
     ASSERT_TRUE(b);
     EXPECT_EQ(read_all(*b), "hello world");
+    EXPECT_TRUE(store_->upload_size("u1")) << "the upload stays until the caller deletes it";
+    ASSERT_TRUE(store_->delete_upload("u1"));
     EXPECT_FALSE(store_->upload_size("u1"));
+    EXPECT_EQ(*store_->stat(d), 11u) << "deleting the upload keeps the committed blob";
 }
 
 TEST_P(BlobStoreContract, CommitOfExistingBlobKeepsOneCopy) {
@@ -70,7 +74,13 @@ TEST_P(BlobStoreContract, CommitOfExistingBlobKeepsOneCopy) {
         ASSERT_TRUE(store_->commit_upload(id, d));
     }
     EXPECT_EQ(*store_->stat(d), 1u);
-    EXPECT_FALSE(store_->upload_size("b"));
+}
+
+TEST_P(BlobStoreContract, StaleUploadsAreListedByAge) {
+    ASSERT_TRUE(store_->create_upload("old"));
+    EXPECT_TRUE(store_->stale_uploads(0, 10)->empty());
+    auto stale = *store_->stale_uploads(std::numeric_limits<std::int64_t>::max(), 10);
+    EXPECT_EQ(stale, std::vector<std::string>{"old"});
 }
 
 TEST_P(BlobStoreContract, MissingThingsAreReportedNotInvented) {
