@@ -30,7 +30,7 @@ OciError from_registry(errc e) {
             return {400, "PAGINATION_NUMBER_INVALID", "invalid number of results requested"};
         case errc::unsupported: return {405, "UNSUPPORTED", "the operation is unsupported"};
         case errc::denied: return {403, "DENIED", "requested access to the resource is denied"};
-        case errc::too_many_requests: return {429, "TOO_MANY_REQUESTS", "too many requests"};
+        case errc::too_many_requests: return {429, "TOOMANYREQUESTS", "too many requests"};
         case errc::unavailable: return {503, "UNAVAILABLE", "storage temporarily unavailable"};
     }
     return {500, "UNKNOWN", "unknown error"};

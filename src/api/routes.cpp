@@ -20,8 +20,11 @@ bool take_name(std::string_view prefix, std::string_view suffix, std::string& na
     return true;
 }
 
-http::Response method_not_allowed() {
-    return error_response(405, "UNSUPPORTED", "the method is not supported on this endpoint");
+/// 405 with the Allow header RFC 9110 requires.
+http::Response method_not_allowed(const char* allow) {
+    auto r = error_response(405, "UNSUPPORTED", "the method is not supported on this endpoint");
+    r.set("Allow", allow);
+    return r;
 }
 
 /// Decrements a counter when the request ends.
@@ -109,7 +112,7 @@ awaitable<http::Response> Api::dispatch(http::Request& req) {
     }
     if (route.kind == K::base) {
         if (m != M::get && m != M::head) {
-            co_return method_not_allowed();
+            co_return method_not_allowed("GET, HEAD");
         }
         http::Response r;
         r.set("Content-Type", "application/json");
@@ -118,7 +121,7 @@ awaitable<http::Response> Api::dispatch(http::Request& req) {
     }
     if (route.kind == K::catalog) {
         if (m != M::get) {
-            co_return method_not_allowed();
+            co_return method_not_allowed("GET");
         }
         co_return co_await catalog(ctx, req);
     }
@@ -129,7 +132,7 @@ awaitable<http::Response> Api::dispatch(http::Request& req) {
     switch (route.kind) {
         case K::tags:
             if (m != M::get) {
-                co_return method_not_allowed();
+                co_return method_not_allowed("GET");
             }
             co_return co_await list_tags(ctx, req, *repo);
         case K::manifest: {
@@ -146,7 +149,7 @@ awaitable<http::Response> Api::dispatch(http::Request& req) {
             if (m == M::del) {
                 co_return co_await delete_manifest(ctx, *repo, *ref);
             }
-            co_return method_not_allowed();
+            co_return method_not_allowed("GET, HEAD, PUT, DELETE");
         }
         case K::blob:
         case K::referrers: {
@@ -156,7 +159,7 @@ awaitable<http::Response> Api::dispatch(http::Request& req) {
             }
             if (route.kind == K::referrers) {
                 if (m != M::get) {
-                    co_return method_not_allowed();
+                    co_return method_not_allowed("GET");
                 }
                 co_return co_await referrers(ctx, req, *repo, *digest);
             }
@@ -166,11 +169,11 @@ awaitable<http::Response> Api::dispatch(http::Request& req) {
             if (m == M::del) {
                 co_return co_await delete_blob(ctx, *repo, *digest);
             }
-            co_return method_not_allowed();
+            co_return method_not_allowed("GET, HEAD, DELETE");
         }
         case K::upload_start:
             if (m != M::post) {
-                co_return method_not_allowed();
+                co_return method_not_allowed("POST");
             }
             co_return co_await start_upload(ctx, req, *repo);
         case K::upload:
@@ -179,7 +182,7 @@ awaitable<http::Response> Api::dispatch(http::Request& req) {
                 case M::put: co_return co_await put_upload(ctx, req, *repo, route.arg);
                 case M::get: co_return co_await get_upload(ctx, *repo, route.arg);
                 case M::del: co_return co_await delete_upload(ctx, *repo, route.arg);
-                default: co_return method_not_allowed();
+                default: co_return method_not_allowed("GET, PATCH, PUT, DELETE");
             }
         default: break;
     }

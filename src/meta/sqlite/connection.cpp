@@ -56,7 +56,7 @@ Result<void> Connection::exec(std::string_view sql) {
     return {};
 }
 
-Pool::Pool(const std::string& path, std::size_t size) {
+Pool::Pool(const std::string& path, std::size_t size) : writer_(std::make_unique<Connection>(path)) {
     for (std::size_t i = 0; i < size; ++i) {
         free_.push_back(std::make_unique<Connection>(path));
     }

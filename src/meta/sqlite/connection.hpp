@@ -78,7 +78,9 @@ private:
     std::unordered_map<const char*, sqlite3_stmt*> cache_;
 };
 
-/// Fixed-size pool. acquire() blocks until a connection is free.
+/// Fixed-size pool of reader connections plus one writer connection. acquire() blocks until a
+/// reader is free; acquire_writer() until the writer is. Writers queue on our mutex, not on
+/// SQLite's busy handler, which sleeps in steps of up to 100 ms when connections collide.
 class Pool {
 public:
     Pool(const std::string& path, std::size_t size);
@@ -86,7 +88,11 @@ public:
     class Lease {
     public:
         Lease(Pool& p, std::unique_ptr<Connection> c) : pool_(p), conn_(std::move(c)) {}
-        ~Lease() { pool_.release(std::move(conn_)); }
+        ~Lease() {
+            if (conn_) {
+                pool_.release(std::move(conn_));
+            }
+        }
         Lease(const Lease&) = delete;
         Lease& operator=(const Lease&) = delete;
         Connection* operator->() const { return conn_.get(); }
@@ -99,11 +105,27 @@ public:
 
     Lease acquire();
 
+    /// The writer connection, held exclusively while the WriteLease lives.
+    class WriteLease {
+    public:
+        WriteLease(std::mutex& mu, Connection& c) : lock_(mu), conn_(c) {}
+        Connection* operator->() const { return &conn_; }
+        Connection& operator*() const { return conn_; }
+
+    private:
+        std::unique_lock<std::mutex> lock_;
+        Connection& conn_;
+    };
+
+    WriteLease acquire_writer() { return WriteLease(writer_mu_, *writer_); }
+
 private:
     void release(std::unique_ptr<Connection> c);
     std::mutex mu_;
     std::condition_variable cv_;
     std::vector<std::unique_ptr<Connection>> free_;
+    std::mutex writer_mu_;
+    std::unique_ptr<Connection> writer_;
 };
 
 /// A transaction that rolls back unless committed. BEGIN IMMEDIATE takes the write lock up

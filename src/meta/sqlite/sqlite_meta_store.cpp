@@ -117,7 +117,7 @@ Result<std::optional<std::uint64_t>> SqliteMetaStore::linked_blob(std::string_vi
 
 Result<void> SqliteMetaStore::link_blob(std::string_view repo, std::string_view digest, std::uint64_t size,
                                         std::string_view upload_id, std::int64_t now) {
-    auto c = pool_->acquire();
+    auto c = pool_->acquire_writer();
     BEGIN_TX(tx, *c, write);
     DERMAGA_TRY(repo_id, ensure_repo(*c, repo, now));
     {
@@ -145,7 +145,7 @@ Result<void> SqliteMetaStore::link_blob(std::string_view repo, std::string_view 
 }
 
 Result<bool> SqliteMetaStore::unlink_blob(std::string_view repo, std::string_view digest) {
-    auto c = pool_->acquire();
+    auto c = pool_->acquire_writer();
     PREPARE(s, *c,
             "DELETE FROM repo_blobs WHERE digest = ?2 AND repo_id = (SELECT id FROM repositories WHERE name = ?1)");
     s.bind(1, repo).bind(2, digest);
@@ -156,7 +156,7 @@ Result<bool> SqliteMetaStore::unlink_blob(std::string_view repo, std::string_vie
 }
 
 Result<void> SqliteMetaStore::create_upload(const UploadRow& row) {
-    auto c = pool_->acquire();
+    auto c = pool_->acquire_writer();
     PREPARE(s, *c, "INSERT INTO uploads(id, repo, created_at, updated_at) VALUES(?1, ?2, ?3, ?4)");
     s.bind(1, row.id).bind(2, row.repo).bind(3, row.created_at).bind(4, row.updated_at);
     if (s.step() != SQLITE_DONE) {
@@ -180,7 +180,7 @@ Result<std::optional<UploadRow>> SqliteMetaStore::get_upload(std::string_view id
 }
 
 Result<void> SqliteMetaStore::touch_upload(std::string_view id, std::int64_t now) {
-    auto c = pool_->acquire();
+    auto c = pool_->acquire_writer();
     PREPARE(s, *c, "UPDATE uploads SET updated_at = ?2 WHERE id = ?1");
     s.bind(1, id).bind(2, now);
     if (s.step() != SQLITE_DONE) {
@@ -190,7 +190,7 @@ Result<void> SqliteMetaStore::touch_upload(std::string_view id, std::int64_t now
 }
 
 Result<void> SqliteMetaStore::delete_upload(std::string_view id) {
-    auto c = pool_->acquire();
+    auto c = pool_->acquire_writer();
     PREPARE(s, *c, "DELETE FROM uploads WHERE id = ?1");
     s.bind(1, id);
     if (s.step() != SQLITE_DONE) {
@@ -215,7 +215,7 @@ Result<std::vector<std::string>> SqliteMetaStore::expired_uploads(std::int64_t u
 }
 
 Result<void> SqliteMetaStore::put_manifest(const ManifestPut& m) {
-    auto c = pool_->acquire();
+    auto c = pool_->acquire_writer();
     BEGIN_TX(tx, *c, write);
     DERMAGA_TRY(repo_id, ensure_repo(*c, m.repo, m.now));
     for (const auto& ref : m.refs) {
@@ -301,7 +301,7 @@ Result<std::optional<ManifestRecord>> SqliteMetaStore::manifest_by_tag(std::stri
 }
 
 Result<bool> SqliteMetaStore::delete_manifest(std::string_view repo, std::string_view digest) {
-    auto c = pool_->acquire();
+    auto c = pool_->acquire_writer();
     BEGIN_TX(tx, *c, write);
     DERMAGA_TRY(repo_id, find_repo(*c, repo));
     if (!repo_id) {
@@ -332,7 +332,7 @@ Result<bool> SqliteMetaStore::delete_manifest(std::string_view repo, std::string
 }
 
 Result<bool> SqliteMetaStore::delete_tag(std::string_view repo, std::string_view tag) {
-    auto c = pool_->acquire();
+    auto c = pool_->acquire_writer();
     PREPARE(s, *c, "DELETE FROM tags WHERE name = ?2 AND repo_id = (SELECT id FROM repositories WHERE name = ?1)");
     s.bind(1, repo).bind(2, tag);
     if (s.step() != SQLITE_DONE) {
@@ -348,7 +348,10 @@ Result<std::optional<Page>> SqliteMetaStore::list_tags(std::string_view repo, st
     if (!repo_id) {
         return std::optional<Page>();
     }
-    PREPARE(s, *c, "SELECT name FROM tags WHERE repo_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3");
+    // Case-insensitive order as the spec asks, ties broken by exact name so paging is total.
+    PREPARE(s, *c,
+            "SELECT name FROM tags WHERE repo_id = ?1 AND (name COLLATE NOCASE, name) > (?2, ?2) "
+            "ORDER BY name COLLATE NOCASE, name LIMIT ?3");
     s.bind(1, *repo_id).bind(2, last).bind(3, static_cast<std::int64_t>(n) + 1);
     Page page;
     int rc;
