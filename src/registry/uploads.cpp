@@ -89,13 +89,17 @@ Result<Hasher> Registry::running_hash(std::string_view id, std::uint64_t size, D
             return h;
         }
     }
+    Hasher h(alg);
+    if (size == 0) {
+        return h;  // a new upload: nothing to re-hash
+    }
     // After a restart (or for another algorithm) re-hash what is on disk.
     auto src = blobs_.read_upload(id);
     if (!src) {
         return fail(unavailable(src.error()));
     }
-    Hasher h(alg);
-    std::string buf(rehash_buffer, '\0');
+    auto storage = std::make_unique_for_overwrite<char[]>(rehash_buffer);
+    std::span<char> buf(storage.get(), rehash_buffer);
     std::uint64_t off = 0;
     while (off < size) {
         ssize_t n = ::pread(src->fd.get(), buf.data(), buf.size(), static_cast<off_t>(off));

@@ -56,7 +56,8 @@ Result<void> Connection::exec(std::string_view sql) {
     return {};
 }
 
-Pool::Pool(const std::string& path, std::size_t size) : writer_(std::make_unique<Connection>(path)) {
+Pool::Pool(const std::string& path, std::size_t size)
+    : writer_(std::make_unique<Connection>(path)), committer_(*writer_) {
     for (std::size_t i = 0; i < size; ++i) {
         free_.push_back(std::make_unique<Connection>(path));
     }
@@ -76,6 +77,62 @@ void Pool::release(std::unique_ptr<Connection> c) {
         free_.push_back(std::move(c));
     }
     cv_.notify_one();
+}
+
+void GroupCommitter::run(WriteJob& job) {
+    std::unique_lock lock(mu_);
+    queue_.push_back(&job);
+    while (!job.finished && leader_active_) {
+        cv_.wait(lock);
+    }
+    if (job.finished) {
+        return;
+    }
+    // Lead: commit batches until our own job is in one, then hand over.
+    leader_active_ = true;
+    while (!job.finished) {
+        std::vector<WriteJob*> batch;
+        batch.swap(queue_);
+        lock.unlock();
+        execute(batch);
+        lock.lock();
+        for (auto* j : batch) {
+            j->finished = true;
+        }
+    }
+    leader_active_ = false;
+    cv_.notify_all();  // the finished, and one waiter to lead what queued meanwhile
+}
+
+void GroupCommitter::execute(const std::vector<WriteJob*>& batch) {
+    auto fail_all = [&](const std::string& why) {
+        Error e{make_error_code(errc::db_error), why};
+        for (auto* j : batch) {
+            j->fail(e);
+        }
+    };
+    if (sqlite3_exec(writer_.raw(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+        fail_all("begin: " + writer_.last_error());
+        return;
+    }
+    for (auto* j : batch) {
+        sqlite3_exec(writer_.raw(), "SAVEPOINT job", nullptr, nullptr, nullptr);
+        bool keep = false;
+        try {
+            keep = j->run(writer_);
+        } catch (const std::exception& e) {
+            j->fail(Error{make_error_code(errc::db_error), e.what()});
+        }
+        if (!keep) {
+            sqlite3_exec(writer_.raw(), "ROLLBACK TO job", nullptr, nullptr, nullptr);
+        }
+        sqlite3_exec(writer_.raw(), "RELEASE job", nullptr, nullptr, nullptr);
+    }
+    if (sqlite3_exec(writer_.raw(), "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+        auto why = "commit: " + writer_.last_error();
+        sqlite3_exec(writer_.raw(), "ROLLBACK", nullptr, nullptr, nullptr);
+        fail_all(why);
+    }
 }
 
 Transaction::Transaction(Connection& c, Mode mode) : c_(c) {

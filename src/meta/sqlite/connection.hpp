@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -78,9 +79,35 @@ private:
     std::unordered_map<const char*, sqlite3_stmt*> cache_;
 };
 
-/// Fixed-size pool of reader connections plus one writer connection. acquire() blocks until a
-/// reader is free; acquire_writer() until the writer is. Writers queue on our mutex, not on
-/// SQLite's busy handler, which sleeps in steps of up to 100 ms when connections collide.
+/// One unit of work for the writer: runs inside its own savepoint of a shared transaction.
+struct WriteJob {
+    /// Does the work; returns false to roll back this job's savepoint only.
+    std::function<bool(Connection&)> run;
+    /// Called instead when the work threw or the shared commit failed.
+    std::function<void(const Error&)> fail;
+    bool finished = false;
+};
+
+/// Group commit over the single writer connection. Concurrent writers queue their jobs; one of
+/// them (the leader) runs everything queued in one transaction, each job in a savepoint, and
+/// commits once: one WAL fsync for the whole batch instead of one per job. Blocks the caller
+/// until its job is committed (or failed). Thread-safe.
+class GroupCommitter {
+public:
+    explicit GroupCommitter(Connection& writer) : writer_(writer) {}
+    void run(WriteJob& job);
+
+private:
+    void execute(const std::vector<WriteJob*>& batch);
+
+    Connection& writer_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<WriteJob*> queue_;
+    bool leader_active_ = false;
+};
+
+/// Fixed-size pool of reader connections plus the writer behind a GroupCommitter.
 class Pool {
 public:
     Pool(const std::string& path, std::size_t size);
@@ -103,29 +130,31 @@ public:
         std::unique_ptr<Connection> conn_;
     };
 
+    /// A reader connection; blocks until one is free.
     Lease acquire();
 
-    /// The writer connection, held exclusively while the WriteLease lives.
-    class WriteLease {
-    public:
-        WriteLease(std::mutex& mu, Connection& c) : lock_(mu), conn_(c) {}
-        Connection* operator->() const { return &conn_; }
-        Connection& operator*() const { return conn_; }
-
-    private:
-        std::unique_lock<std::mutex> lock_;
-        Connection& conn_;
-    };
-
-    WriteLease acquire_writer() { return WriteLease(writer_mu_, *writer_); }
+    /// Runs f(Connection&) -> Result<T> as one atomic step of a group commit and returns its
+    /// result once it is durable. A failed Result rolls back f's changes only.
+    template <class T, class F>
+    Result<T> write(F&& f) {
+        std::optional<Result<T>> out;
+        WriteJob job;
+        job.run = [&](Connection& c) {
+            out.emplace(f(c));
+            return out->has_value();
+        };
+        job.fail = [&](const Error& e) { out.emplace(tl::unexpected(e)); };
+        committer_.run(job);
+        return std::move(*out);
+    }
 
 private:
     void release(std::unique_ptr<Connection> c);
     std::mutex mu_;
     std::condition_variable cv_;
     std::vector<std::unique_ptr<Connection>> free_;
-    std::mutex writer_mu_;
     std::unique_ptr<Connection> writer_;
+    GroupCommitter committer_;
 };
 
 /// A transaction that rolls back unless committed. BEGIN IMMEDIATE takes the write lock up

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <atomic>
 #include <functional>
+#include <thread>
 #include <memory>
 
 #include "meta/sqlite/sqlite_meta_store.hpp"
@@ -129,6 +131,45 @@ TEST_P(MetaStoreContract, ReferrersFilterByArtifactType) {
     ASSERT_EQ(only.size(), 1u);
     EXPECT_EQ(only[0].digest, blob_b);
     EXPECT_TRUE(store_->referrers("other", man_2, "")->empty());
+}
+
+TEST_P(MetaStoreContract, ConcurrentWritersAllCommitAndFailuresStayAlone) {
+    // Many threads write at once (the SQLite store commits them in groups); every success is
+    // durable and visible, and a failing write undoes only itself.
+    constexpr int threads = 8;
+    constexpr int per_thread = 40;
+    std::vector<std::thread> pool;
+    std::atomic<int> failures{0};
+    for (int t = 0; t < threads; ++t) {
+        pool.emplace_back([&, t] {
+            const std::string repo = "r" + std::to_string(t);
+            for (int i = 0; i < per_thread; ++i) {
+                const std::string digest = "sha256:" + std::string(60, 'a') + std::to_string(1000 + i);
+                if (!store_->link_blob(repo, digest, static_cast<std::uint64_t>(i), "", 1)) {
+                    ++failures;
+                }
+                if (i % 10 == 0) {
+                    auto bad = manifest(repo, man_1, {"x"});
+                    bad.refs = {{"sha256:" + std::string(64, 'f'), ManifestRef::Kind::blob}};
+                    if (store_->put_manifest(bad)) {
+                        ++failures;  // must be refused: the referenced blob is absent
+                    }
+                }
+            }
+        });
+    }
+    for (auto& th : pool) {
+        th.join();
+    }
+    EXPECT_EQ(failures, 0);
+    for (int t = 0; t < threads; ++t) {
+        const std::string repo = "r" + std::to_string(t);
+        for (int i = 0; i < per_thread; ++i) {
+            const std::string digest = "sha256:" + std::string(60, 'a') + std::to_string(1000 + i);
+            EXPECT_EQ(store_->linked_blob(repo, digest)->value_or(999), static_cast<std::uint64_t>(i));
+        }
+        EXPECT_FALSE((*store_->manifest_by_digest(repo, man_1)).has_value());
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MetaStoreContract,
