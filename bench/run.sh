@@ -103,6 +103,8 @@ summary() {
   echo "$(jget "$f" ops_per_s) ops/s $(jget "$f" mb_per_s) MB/s p99 $(jget "$f" p99_ms) ms errors $(jget "$f" errors)"
 }
 
+# Like for like: Distribution runs with its access log disabled and errors-only logging.
+export DERMAGA_LOG_ACCESS=false DERMAGA_LOG_LEVEL=warn
 declare -A CMD=([dermaga]="$DERMAGA" [distribution]="$BENCH_DIR/distribution-serve.sh")
 for s in "${SIDES[@]}"; do start_server "$s" "${CMD[$s]}"; done
 sleep 2

@@ -151,7 +151,14 @@ private:
         }
         if (got < want) {
             stream_.expires_after(timeout_);
-            auto [ec, n] = co_await asio::async_read(stream_, asio::buffer(out.data() + got, want - got), tuple_awaitable);
+            // Asio's default completion conditions read at most 64 KiB per call; asking for all
+            // that is missing lets one recvmsg take whatever the socket holds.
+            const std::size_t missing = want - got;
+            auto all_missing = [missing](const boost::system::error_code& e, std::size_t done) -> std::size_t {
+                return e ? 0 : missing - done;
+            };
+            auto [ec, n] = co_await asio::async_read(stream_, asio::buffer(out.data() + got, missing), all_missing,
+                                                     tuple_awaitable);
             got += n;
             if (ec) {
                 *remaining_ -= got;
