@@ -11,6 +11,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <condition_variable>
+#include <cstdio>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -159,6 +160,14 @@ int App::run_until_signal() {
     sigset_t set = shutdown_signals();
     int which = 0;
     sigwait(&set, &which);
+    // A second signal while in-flight requests drain means "now": exit at once.
+    std::thread([set] {
+        int again = 0;
+        sigwait(&set, &again);
+        // Written directly: the async logger would not get to it before _Exit.
+        std::fprintf(stderr, "{\"level\":\"warning\",\"event\":\"forced_exit\",\"signal\":%d}\n", again);
+        std::_Exit(128 + again);
+    }).detach();
     log::info("shutting_down", {{"signal", static_cast<std::int64_t>(which)}});
     stop();
     log::info("stopped");

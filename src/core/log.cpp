@@ -73,6 +73,12 @@ void shutdown() {
     g_logger.reset();
 }
 
+void flush() {
+    if (g_logger) {
+        g_logger->flush();
+    }
+}
+
 bool enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
 
 void write(Level level, std::string_view event, std::initializer_list<Field> fields) {

@@ -21,6 +21,8 @@ bool parse_level(std::string_view text, Level& out);
 void init(Level level);
 /// Flushes and stops the background writer.
 void shutdown();
+/// Writes out what is queued; the writer keeps running.
+void flush();
 bool enabled(Level level);
 
 using Value = std::variant<std::string_view, std::int64_t, std::uint64_t, double, bool>;

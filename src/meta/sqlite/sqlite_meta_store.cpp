@@ -58,6 +58,24 @@ Result<std::optional<std::int64_t>> find_repo(Connection& c, std::string_view re
     return db_fail(c, "select repository");
 }
 
+/// Reads up to n names from a statement that selects n + 1 rows; the extra row only says
+/// whether a further page exists.
+Result<Page> read_page(Connection& c, Stmt& s, std::size_t n, const char* what) {
+    Page page;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+        if (page.names.size() == n) {
+            page.more = true;
+            break;
+        }
+        page.names.push_back(s.text(0));
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return db_fail(c, what);
+    }
+    return page;
+}
+
 Result<void> apply_migrations(Connection& c) {
     PREPARE(v, c, "PRAGMA user_version");
     if (v.step() != SQLITE_ROW) {
@@ -365,18 +383,7 @@ Result<std::optional<Page>> SqliteMetaStore::list_tags(std::string_view repo, st
             "SELECT name FROM tags WHERE repo_id = ?1 AND (name COLLATE NOCASE, name) > (?2, ?2) "
             "ORDER BY name COLLATE NOCASE, name LIMIT ?3");
     s.bind(1, *repo_id).bind(2, last).bind(3, static_cast<std::int64_t>(n) + 1);
-    Page page;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) {
-        if (page.names.size() == n) {
-            page.more = true;
-            break;
-        }
-        page.names.push_back(s.text(0));
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        return db_fail(*c, "list tags");
-    }
+    DERMAGA_TRY(page, read_page(*c, s, n, "list tags"));
     return std::optional<Page>(std::move(page));
 }
 
@@ -386,19 +393,7 @@ Result<Page> SqliteMetaStore::list_repositories(std::string_view last, std::size
             "SELECT name FROM repositories r WHERE name > ?1 "
             "AND EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id) ORDER BY name LIMIT ?2");
     s.bind(1, last).bind(2, static_cast<std::int64_t>(n) + 1);
-    Page page;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) {
-        if (page.names.size() == n) {
-            page.more = true;
-            break;
-        }
-        page.names.push_back(s.text(0));
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        return db_fail(*c, "list repositories");
-    }
-    return page;
+    return read_page(*c, s, n, "list repositories");
 }
 
 Result<std::vector<Referrer>> SqliteMetaStore::referrers(std::string_view repo, std::string_view digest,

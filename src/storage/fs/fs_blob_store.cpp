@@ -40,6 +40,22 @@ bool fsync_dir(const fs::path& dir) {
     return ok;
 }
 
+/// Opens `p` with `flags` and stats it. A missing file is `missing` (with detail `name`).
+Result<OpenBlob> open_sized(const fs::path& p, int flags, errc missing, std::string_view name) {
+    UniqueFd fd(::open(p.c_str(), flags | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) {
+            return fail(missing, std::string(name));
+        }
+        return io_fail("open", p);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        return io_fail("fstat", p);
+    }
+    return OpenBlob{std::move(fd), static_cast<std::uint64_t>(st.st_size)};
+}
+
 class FsUploadWriter final : public UploadWriter {
 public:
     FsUploadWriter(UniqueFd fd, std::uint64_t size, fs::path path)
@@ -118,19 +134,7 @@ Result<std::uint64_t> FsBlobStore::stat(const Digest& digest) {
 }
 
 Result<OpenBlob> FsBlobStore::open(const Digest& digest) {
-    auto p = blob_path(digest);
-    UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) {
-        if (errno == ENOENT) {
-            return fail(errc::not_found, digest.str());
-        }
-        return io_fail("open", p);
-    }
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) {
-        return io_fail("fstat", p);
-    }
-    return OpenBlob{std::move(fd), static_cast<std::uint64_t>(st.st_size)};
+    return open_sized(blob_path(digest), O_RDONLY, errc::not_found, digest.str());
 }
 
 Result<void> FsBlobStore::remove(const Digest& digest) {
@@ -158,19 +162,8 @@ Result<std::unique_ptr<UploadWriter>> FsBlobStore::append_upload(std::string_vie
         return fail(errc::upload_unknown, "bad upload id");
     }
     auto p = upload_path(id);
-    UniqueFd fd(::open(p.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
-    if (!fd) {
-        if (errno == ENOENT) {
-            return fail(errc::upload_unknown, std::string(id));
-        }
-        return io_fail("open", p);
-    }
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) {
-        return io_fail("fstat", p);
-    }
-    return std::unique_ptr<UploadWriter>(
-        std::make_unique<FsUploadWriter>(std::move(fd), static_cast<std::uint64_t>(st.st_size), p));
+    DERMAGA_TRY(f, open_sized(p, O_WRONLY | O_APPEND, errc::upload_unknown, id));
+    return std::unique_ptr<UploadWriter>(std::make_unique<FsUploadWriter>(std::move(f.fd), f.size, p));
 }
 
 Result<std::uint64_t> FsBlobStore::upload_size(std::string_view id) {
@@ -192,19 +185,7 @@ Result<OpenBlob> FsBlobStore::read_upload(std::string_view id) {
     if (!safe_id(id)) {
         return fail(errc::upload_unknown, "bad upload id");
     }
-    auto p = upload_path(id);
-    UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) {
-        if (errno == ENOENT) {
-            return fail(errc::upload_unknown, std::string(id));
-        }
-        return io_fail("open", p);
-    }
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) {
-        return io_fail("fstat", p);
-    }
-    return OpenBlob{std::move(fd), static_cast<std::uint64_t>(st.st_size)};
+    return open_sized(upload_path(id), O_RDONLY, errc::upload_unknown, id);
 }
 
 Result<void> FsBlobStore::commit_upload(std::string_view id, const Digest& digest) {
