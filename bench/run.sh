@@ -79,6 +79,9 @@ mib() { awk -v k="${1:-}" 'BEGIN { if (k == "") print "n/a"; else printf "%.1f",
 run_lg() {
   local side=$1 name=$2; shift 2
   local out="$WORK/res.$name.$side"
+  # Start every run with no dirty pages: otherwise the side that runs second in a write
+  # scenario competes with the kernel flushing the first side's data.
+  sync
   timeout $((LG_MAX + 30)) "$LOADGEN" "$@" --target "127.0.0.1:${PORT[$side]}" --max-time "$LG_MAX" \
     >"$out.raw" 2>>"$WORK/loadgen.$side.log"
   grep '^{' "$out.raw" | tail -n 1 >"$out"
