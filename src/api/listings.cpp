@@ -29,7 +29,7 @@ Result<PageRequest> page_request(http::Request& req, std::size_t max) {
 }
 
 /// Writes {"<key>":[...]} plus, when there is more, an RFC 5988 Link to the next page.
-http::Response page_response(std::string prefix_json, std::string_view key, const meta::Page& page,
+http::Response page_response(std::string prefix_json, std::string_view key, const registry::Page& page,
                              const std::string& path, std::size_t n) {
     std::string body = std::move(prefix_json);
     body += '"';

@@ -2,6 +2,7 @@
 
 #include "api/handlers.hpp"
 #include "api/oci_errors.hpp"
+#include "core/log.hpp"
 
 namespace dermaga::api {
 
@@ -96,7 +97,14 @@ awaitable<http::Response> Api::handle(http::Request& req) {
         co_return r;
     }
     InflightGuard guard{inflight_};
-    auto r = co_await dispatch(req);
+    http::Response r;
+    try {
+        r = co_await dispatch(req);
+    } catch (const std::exception& e) {
+        // A bug: answer in the OCI envelope with the request id; the detail goes to the log only.
+        log::error("handler_exception", {{"error", e.what()}, {"rid", req.request_id()}});
+        r = error_response(500, "UNKNOWN", "internal server error", "request id " + req.request_id());
+    }
     add_api_version(r);
     co_return r;
 }

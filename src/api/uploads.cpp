@@ -101,6 +101,19 @@ awaitable<Result<std::uint64_t>> stream_into_upload(Context& ctx, http::Request&
     co_return total;
 }
 
+/// The Content-Range of a chunk, if the request has one. Errors: range_invalid when malformed.
+Result<std::optional<ContentRange>> chunk_range(http::Request& req) {
+    auto h = req.header("Content-Range");
+    if (h.empty()) {
+        return std::optional<ContentRange>();
+    }
+    auto cr = parse_content_range(h);
+    if (!cr) {
+        return tl::unexpected(err(registry::errc::range_invalid, "malformed Content-Range"));
+    }
+    return cr;
+}
+
 http::Response created_blob(const RepoName& repo, const Digest& digest) {
     http::Response r;
     r.status = 201;
@@ -171,12 +184,12 @@ awaitable<http::Response> start_upload(Context& ctx, http::Request& req, const R
 }
 
 awaitable<http::Response> patch_upload(Context& ctx, http::Request& req, const RepoName& repo, const std::string& id) {
+    auto range = chunk_range(req);
+    if (!range) {
+        co_return error_response(range.error());
+    }
     std::optional<std::uint64_t> start;
-    if (auto h = req.header("Content-Range"); !h.empty()) {
-        auto cr = parse_content_range(h);
-        if (!cr) {
-            co_return error_response(err(registry::errc::range_invalid, "malformed Content-Range"));
-        }
+    if (const auto& cr = *range) {
         auto cl = req.body().content_length();
         if (cl && *cl != cr->last - cr->first + 1) {
             co_return error_response(err(registry::errc::range_invalid, "Content-Range does not match Content-Length"));
@@ -211,13 +224,13 @@ awaitable<http::Response> put_upload(Context& ctx, http::Request& req, const Rep
         co_return error_response(digest.error());
     }
     if (has_body(req)) {
+        auto range = chunk_range(req);
+        if (!range) {
+            co_return error_response(range.error());
+        }
         std::optional<std::uint64_t> start;
-        if (auto h = req.header("Content-Range"); !h.empty()) {
-            auto cr = parse_content_range(h);
-            if (!cr) {
-                co_return error_response(err(registry::errc::range_invalid, "malformed Content-Range"));
-            }
-            start = cr->first;
+        if (*range) {
+            start = (*range)->first;
         }
         auto streamed = co_await stream_into_upload(ctx, req, repo, id, start);
         if (!streamed) {

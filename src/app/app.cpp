@@ -41,9 +41,10 @@ struct App::Impl {
         : config(std::move(c)),
           io_threads(config.http_threads ? config.http_threads : cores()),
           io(static_cast<int>(io_threads)),
-          blocking(config.blocking_threads ? config.blocking_threads : std::max(8u, 4 * cores())),
+          blocking_threads(config.blocking_threads ? config.blocking_threads : std::max(8u, 4 * cores())),
+          blocking(blocking_threads),
           blobs((std::filesystem::create_directories(config.data_dir), config.blob_root())),
-          meta(config.sqlite_path(), std::max<std::size_t>(4, blocking_size())),
+          meta(config.sqlite_path(), std::max(4u, blocking_threads)),
           registry(blobs, meta, clock,
                    registry::Options{config.max_manifest_bytes, config.max_page_size, config.upload_expiry,
                                     config.manifest_cache_bytes}),
@@ -55,13 +56,10 @@ struct App::Impl {
                                      config.http_max_header_bytes, config.http_max_connections, config.log_access},
                  [this](http::Request& req) { return api.handle(req); }) {}
 
-    std::size_t blocking_size() const {
-        return config.blocking_threads ? config.blocking_threads : std::max(8u, 4 * cores());
-    }
-
     Config config;
     unsigned io_threads;
     asio::io_context io;
+    unsigned blocking_threads;
     asio::thread_pool blocking;
     SystemClock clock;
     storage::FsBlobStore blobs;

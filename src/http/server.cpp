@@ -329,13 +329,12 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         try {
             res = co_await handler(req);
         } catch (const std::exception& e) {
+            // Last resort: handlers answer their own failures, in their own protocol.
             log::error("handler_exception", {{"rid", req.request_id()}, {"error", e.what()}});
             res = Response{};
             res.status = 500;
-            res.set("Content-Type", "application/json");
-            res.body = fmt::format(
-                R"({{"errors":[{{"code":"UNKNOWN","message":"internal server error","detail":{{"request_id":"{}"}}}}]}})",
-                req.request_id());
+            res.set("Content-Type", "text/plain");
+            res.body = "internal server error, request id " + req.request_id() + "\n";
         }
 
         bool keep = msg.keep_alive() && !res.close && !stopping;

@@ -52,7 +52,7 @@ Result<void> Registry::delete_blob(const RepoName& repo, const Digest& digest) {
     return {};
 }
 
-Result<meta::Page> Registry::list_tags(const RepoName& repo, std::string_view last, std::size_t n) {
+Result<Page> Registry::list_tags(const RepoName& repo, std::string_view last, std::size_t n) {
     if (n > options_.max_page_size) {
         return fail(errc::pagination_invalid, "n must be at most " + std::to_string(options_.max_page_size));
     }
@@ -66,7 +66,7 @@ Result<meta::Page> Registry::list_tags(const RepoName& repo, std::string_view la
     return std::move(**page);
 }
 
-Result<meta::Page> Registry::catalog(std::string_view last, std::size_t n) {
+Result<Page> Registry::catalog(std::string_view last, std::size_t n) {
     if (n > options_.max_page_size) {
         return fail(errc::pagination_invalid, "n must be at most " + std::to_string(options_.max_page_size));
     }

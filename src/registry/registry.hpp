@@ -42,6 +42,9 @@ struct Append {
     Result<void> write(std::span<const char> bytes);
 };
 
+/// One page of a listing (repositories or tags).
+using Page = meta::Page;
+
 struct PushedManifest {
     Digest digest;
     std::optional<Digest> subject;
@@ -102,9 +105,9 @@ public:
 
     // Listings ------------------------------------------------------------------------
     /// Errors: name_unknown, pagination_invalid.
-    Result<meta::Page> list_tags(const RepoName& repo, std::string_view last, std::size_t n);
+    Result<Page> list_tags(const RepoName& repo, std::string_view last, std::size_t n);
     /// Errors: pagination_invalid.
-    Result<meta::Page> catalog(std::string_view last, std::size_t n);
+    Result<Page> catalog(std::string_view last, std::size_t n);
     /// The referrers of `digest` in `repo` as an OCI image index (JSON text).
     Result<std::string> referrers(const RepoName& repo, const Digest& digest, std::string_view artifact_type);
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "app/app.hpp"
+#include "oci/media_types.hpp"
 #include "http_client.hpp"
 
 namespace dermaga::test {
@@ -21,15 +22,13 @@ namespace dermaga::test {
 using json = nlohmann::json;
 
 // Media types -------------------------------------------------------------------------------
-inline constexpr std::string_view oci_manifest = "application/vnd.oci.image.manifest.v1+json";
-inline constexpr std::string_view oci_index = "application/vnd.oci.image.index.v1+json";
+using dermaga::oci::media_type::docker_list;
+using dermaga::oci::media_type::docker_manifest;
+using dermaga::oci::media_type::oci_empty;
+using dermaga::oci::media_type::oci_index;
+using dermaga::oci::media_type::oci_manifest;
 inline constexpr std::string_view oci_config = "application/vnd.oci.image.config.v1+json";
 inline constexpr std::string_view oci_layer = "application/vnd.oci.image.layer.v1.tar+gzip";
-inline constexpr std::string_view oci_empty = "application/vnd.oci.empty.v1+json";
-inline constexpr std::string_view docker_manifest =
-    "application/vnd.docker.distribution.manifest.v2+json";
-inline constexpr std::string_view docker_list =
-    "application/vnd.docker.distribution.manifest.list.v2+json";
 inline constexpr std::string_view docker_config = "application/vnd.docker.container.image.v1+json";
 inline constexpr std::string_view docker_layer =
     "application/vnd.docker.image.rootfs.diff.tar.gzip";

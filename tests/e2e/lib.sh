@@ -424,12 +424,35 @@ e2e_on_exit() {
     exit "$rc"
 }
 
-# e2e_init "$@": enter the namespace, build/locate fixtures, start the registry, set up clients.
-e2e_init() {
+# e2e_enter_work "$@": enter the namespace, make $E2E_WORK (removed at exit), set the traps.
+e2e_enter_work() {
     e2e_enter_ns "$@"
     E2E_WORK=$(mktemp -d "$E2E_NS_ROOT/$E2E_SCRIPT.XXXX")
     trap e2e_on_exit EXIT
     trap 'exit 130' INT TERM
+}
+
+# e2e_init_own_dermaga WHAT "$@": for scripts that start and stop the dermaga binary
+# themselves. Skips (exit 0) under another REGISTRY_KIND, enters the namespace, runs a private
+# copy of $DERMAGA (a concurrent build may relink it), and sets PY and RC (regclient.py).
+e2e_init_own_dermaga() {
+    local what=$1
+    shift
+    if [[ ${REGISTRY_KIND:-dermaga} != dermaga ]]; then
+        log "skipped: $what (REGISTRY_KIND=${REGISTRY_KIND})"
+        exit 0
+    fi
+    e2e_enter_work "$@"
+    [[ -n ${DERMAGA:-} && -x ${DERMAGA:-} ]] || die "DERMAGA=${DERMAGA:-} is not an executable"
+    cp "$DERMAGA" "$E2E_WORK/dermaga"
+    DERMAGA=$E2E_WORK/dermaga
+    PY=$(command -v /usr/bin/python3 || command -v python3)
+    RC=$E2E_DIR/regclient.py
+}
+
+# e2e_init "$@": enter the namespace, build/locate fixtures, start the registry, set up clients.
+e2e_init() {
+    e2e_enter_work "$@"
     if [[ -z ${E2E_FIXTURES:-} ]]; then
         local cache=${E2E_CACHE:-${TMPDIR:-/tmp}/dermaga-e2e-cache}
         bash "$E2E_DIR/fixtures.sh" "$cache" >&2

@@ -10,21 +10,8 @@
 #
 # Env: E2E_CRASH_CYCLES (3), E2E_CRASH_PUSHERS (6), E2E_RESTART_MAX_MS (1000): restart budget.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-if [[ ${REGISTRY_KIND:-dermaga} != dermaga ]]; then
-    log "skipped: restarts the dermaga binary itself (REGISTRY_KIND=${REGISTRY_KIND})"
-    exit 0
-fi
-e2e_enter_ns "$@"
-E2E_WORK=$(mktemp -d "$E2E_NS_ROOT/$E2E_SCRIPT.XXXX")
-trap e2e_on_exit EXIT
-trap 'exit 130' INT TERM
-# The binary may be relinked by a concurrent build while this runs: (re)start a private copy.
-[[ -n ${DERMAGA:-} && -x ${DERMAGA:-} ]] || die "DERMAGA=${DERMAGA:-} is not an executable"
-cp "$DERMAGA" "$E2E_WORK/dermaga"
-DERMAGA=$E2E_WORK/dermaga
+e2e_init_own_dermaga "restarts the dermaga binary itself" "$@"
 
-PY=$(command -v /usr/bin/python3 || command -v python3)
-RC=$E2E_DIR/regclient.py
 CYCLES=${E2E_CRASH_CYCLES:-3}
 PUSHERS=${E2E_CRASH_PUSHERS:-6}
 RESTART_MAX_MS=${E2E_RESTART_MAX_MS:-1000}

@@ -3,21 +3,8 @@
 # configuration errors and overrides, unwritable data dir, client disconnects, slow clients.
 # Each step runs its own dermaga instance(s) on a free 127.0.0.1 port with a temp data dir.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-if [[ ${REGISTRY_KIND:-dermaga} != dermaga ]]; then
-    log "skipped: checks the dermaga binary itself (REGISTRY_KIND=${REGISTRY_KIND})"
-    exit 0
-fi
-e2e_enter_ns "$@"
-E2E_WORK=$(mktemp -d "$E2E_NS_ROOT/$E2E_SCRIPT.XXXX")
-trap e2e_on_exit EXIT
-trap 'exit 130' INT TERM
-# The binary may be relinked by a concurrent build while this runs: use a private copy.
-[[ -n ${DERMAGA:-} && -x ${DERMAGA:-} ]] || die "DERMAGA=${DERMAGA:-} is not an executable"
-cp "$DERMAGA" "$E2E_WORK/dermaga"
-DERMAGA=$E2E_WORK/dermaga
+e2e_init_own_dermaga "checks the dermaga binary itself" "$@"
 
-PY=$(command -v /usr/bin/python3 || command -v python3)
-RC=$E2E_DIR/regclient.py
 PIDS=$E2E_WORK/pids    # every process a step starts, killed (by PID) at exit if still alive
 : >"$PIDS"
 MiB=$((1 << 20))
@@ -30,18 +17,24 @@ e2e_test_cleanup() {
 # srv_start NAME DATA_DIR [VAR=VALUE…]: dermaga serve on a free port with the given environment;
 # stderr to $E2E_WORK/NAME.serve.err. Sets SRV_PID, SRV (host:port), SRV_URL, SRV_ERR.
 srv_start() {
-    local name=$1 data=$2 i
+    local name=$1 data=$2 i attempt
     shift 2
-    SRV=127.0.0.1:$(pick_port)
-    SRV_URL=http://$SRV
     SRV_ERR=$E2E_WORK/$name.serve.err
-    env "$@" setsid "$DERMAGA" serve --addr "$SRV" --data "$data" >"$E2E_WORK/$name.serve.out" 2>"$SRV_ERR" &
-    SRV_PID=$!
-    echo "$SRV_PID" >>"$PIDS"
-    for ((i = 0; i < 200; i++)); do
-        [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$SRV_URL/healthz") == 200 ]] && return 0
-        kill -0 "$SRV_PID" 2>/dev/null || break
-        sleep 0.05
+    # A port picked free can be taken (by any ephemeral connection) before dermaga binds it:
+    # on "Address already in use", pick another one.
+    for ((attempt = 0; attempt < 3; attempt++)); do
+        SRV=127.0.0.1:$(pick_port)
+        SRV_URL=http://$SRV
+        env "$@" setsid "$DERMAGA" serve --addr "$SRV" --data "$data" >"$E2E_WORK/$name.serve.out" 2>"$SRV_ERR" &
+        SRV_PID=$!
+        echo "$SRV_PID" >>"$PIDS"
+        for ((i = 0; i < 200; i++)); do
+            [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$SRV_URL/healthz") == 200 ]] && return 0
+            kill -0 "$SRV_PID" 2>/dev/null || break
+            sleep 0.05
+        done
+        grep -q "Address already in use" "$SRV_ERR" || break
+        wait "$SRV_PID" 2>/dev/null || true
     done
     cat "$SRV_ERR" >&2
     fail "dermaga ($name) did not become healthy on $SRV"

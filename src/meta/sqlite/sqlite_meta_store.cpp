@@ -30,13 +30,19 @@ tl::unexpected<Error> db_fail(Connection& c, std::string_view what) {
         return db_fail((conn), "begin");                      \
     }
 
+/// Runs a statement that returns no rows. Errors: errc::db_error naming `what`.
+Result<void> exec_stmt(Connection& c, Stmt& s, const char* what) {
+    if (s.step() != SQLITE_DONE) {
+        return db_fail(c, what);
+    }
+    return {};
+}
+
 /// Id of `repo`, creating it when missing. Must run inside a write transaction.
 Result<std::int64_t> ensure_repo(Connection& c, std::string_view repo, std::int64_t now) {
     PREPARE(ins, c, "INSERT INTO repositories(name, created_at) VALUES(?1, ?2) ON CONFLICT(name) DO NOTHING");
     ins.bind(1, repo).bind(2, now);
-    if (ins.step() != SQLITE_DONE) {
-        return db_fail(c, "insert repository");
-    }
+    DERMAGA_CHECK(exec_stmt(c, ins, "insert repository"));
     PREPARE(sel, c, "SELECT id FROM repositories WHERE name = ?1");
     sel.bind(1, repo);
     if (sel.step() != SQLITE_ROW) {
@@ -135,55 +141,42 @@ Result<std::optional<std::uint64_t>> SqliteMetaStore::linked_blob(std::string_vi
 
 Result<void> SqliteMetaStore::link_blob(std::string_view repo, std::string_view digest, std::uint64_t size,
                                         std::string_view upload_id, std::int64_t now) {
-    return pool_->write<void>([&](Connection& conn) -> Result<void> {
-        Connection* c = &conn;
-        DERMAGA_TRY(repo_id, ensure_repo(*c, repo, now));
+    return pool_->write<void>([&](Connection& c) -> Result<void> {
+        DERMAGA_TRY(repo_id, ensure_repo(c, repo, now));
         {
-            PREPARE(b, *c, "INSERT INTO blobs(digest, size, created_at) VALUES(?1, ?2, ?3) ON CONFLICT DO NOTHING");
+            PREPARE(b, c, "INSERT INTO blobs(digest, size, created_at) VALUES(?1, ?2, ?3) ON CONFLICT DO NOTHING");
             b.bind(1, digest).bind(2, static_cast<std::int64_t>(size)).bind(3, now);
-            if (b.step() != SQLITE_DONE) {
-                return db_fail(*c, "insert blob");
-            }
+            DERMAGA_CHECK(exec_stmt(c, b, "insert blob"));
         }
         {
-            PREPARE(l, *c, "INSERT INTO repo_blobs(repo_id, digest, created_at) VALUES(?1, ?2, ?3) ON CONFLICT DO NOTHING");
+            PREPARE(l, c, "INSERT INTO repo_blobs(repo_id, digest, created_at) VALUES(?1, ?2, ?3) ON CONFLICT DO NOTHING");
             l.bind(1, repo_id).bind(2, digest).bind(3, now);
-            if (l.step() != SQLITE_DONE) {
-                return db_fail(*c, "link blob");
-            }
+            DERMAGA_CHECK(exec_stmt(c, l, "link blob"));
         }
         if (!upload_id.empty()) {
-            PREPARE(d, *c, "DELETE FROM uploads WHERE id = ?1");
+            PREPARE(d, c, "DELETE FROM uploads WHERE id = ?1");
             d.bind(1, upload_id);
-            if (d.step() != SQLITE_DONE) {
-                return db_fail(*c, "delete upload");
-            }
+            DERMAGA_CHECK(exec_stmt(c, d, "delete upload"));
         }
         return {};
     });
 }
 
 Result<bool> SqliteMetaStore::unlink_blob(std::string_view repo, std::string_view digest) {
-    return pool_->write<bool>([&](Connection& conn) -> Result<bool> {
-        Connection* c = &conn;
-        PREPARE(s, *c,
+    return pool_->write<bool>([&](Connection& c) -> Result<bool> {
+        PREPARE(s, c,
                 "DELETE FROM repo_blobs WHERE digest = ?2 AND repo_id = (SELECT id FROM repositories WHERE name = ?1)");
         s.bind(1, repo).bind(2, digest);
-        if (s.step() != SQLITE_DONE) {
-            return db_fail(*c, "unlink blob");
-        }
-        return sqlite3_changes(c->raw()) > 0;
+        DERMAGA_CHECK(exec_stmt(c, s, "unlink blob"));
+        return sqlite3_changes(c.raw()) > 0;
     });
 }
 
 Result<void> SqliteMetaStore::create_upload(const UploadRow& row) {
-    return pool_->write<void>([&](Connection& conn) -> Result<void> {
-        Connection* c = &conn;
-        PREPARE(s, *c, "INSERT INTO uploads(id, repo, created_at, updated_at) VALUES(?1, ?2, ?3, ?4)");
+    return pool_->write<void>([&](Connection& c) -> Result<void> {
+        PREPARE(s, c, "INSERT INTO uploads(id, repo, created_at, updated_at) VALUES(?1, ?2, ?3, ?4)");
         s.bind(1, row.id).bind(2, row.repo).bind(3, row.created_at).bind(4, row.updated_at);
-        if (s.step() != SQLITE_DONE) {
-            return db_fail(*c, "create upload");
-        }
+        DERMAGA_CHECK(exec_stmt(c, s, "create upload"));
         return {};
     });
 }
@@ -203,25 +196,19 @@ Result<std::optional<UploadRow>> SqliteMetaStore::get_upload(std::string_view id
 }
 
 Result<void> SqliteMetaStore::touch_upload(std::string_view id, std::int64_t now) {
-    return pool_->write<void>([&](Connection& conn) -> Result<void> {
-        Connection* c = &conn;
-        PREPARE(s, *c, "UPDATE uploads SET updated_at = ?2 WHERE id = ?1");
+    return pool_->write<void>([&](Connection& c) -> Result<void> {
+        PREPARE(s, c, "UPDATE uploads SET updated_at = ?2 WHERE id = ?1");
         s.bind(1, id).bind(2, now);
-        if (s.step() != SQLITE_DONE) {
-            return db_fail(*c, "touch upload");
-        }
+        DERMAGA_CHECK(exec_stmt(c, s, "touch upload"));
         return {};
     });
 }
 
 Result<void> SqliteMetaStore::delete_upload(std::string_view id) {
-    return pool_->write<void>([&](Connection& conn) -> Result<void> {
-        Connection* c = &conn;
-        PREPARE(s, *c, "DELETE FROM uploads WHERE id = ?1");
+    return pool_->write<void>([&](Connection& c) -> Result<void> {
+        PREPARE(s, c, "DELETE FROM uploads WHERE id = ?1");
         s.bind(1, id);
-        if (s.step() != SQLITE_DONE) {
-            return db_fail(*c, "delete upload");
-        }
+        DERMAGA_CHECK(exec_stmt(c, s, "delete upload"));
         return {};
     });
 }
@@ -242,25 +229,24 @@ Result<std::vector<std::string>> SqliteMetaStore::expired_uploads(std::int64_t u
 }
 
 Result<void> SqliteMetaStore::put_manifest(const ManifestPut& m) {
-    return pool_->write<void>([&](Connection& conn) -> Result<void> {
-        Connection* c = &conn;
-        DERMAGA_TRY(repo_id, ensure_repo(*c, m.repo, m.now));
+    return pool_->write<void>([&](Connection& c) -> Result<void> {
+        DERMAGA_TRY(repo_id, ensure_repo(c, m.repo, m.now));
         for (const auto& ref : m.refs) {
             const char* sql = ref.kind == ManifestRef::Kind::blob
                                   ? "SELECT 1 FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2"
                                   : "SELECT 1 FROM manifests WHERE repo_id = ?1 AND digest = ?2";
-            PREPARE(s, *c, sql);
+            PREPARE(s, c, sql);
             s.bind(1, repo_id).bind(2, ref.digest);
             int rc = s.step();
             if (rc == SQLITE_DONE) {
                 return fail(errc::reference_missing, ref.digest);
             }
             if (rc != SQLITE_ROW) {
-                return db_fail(*c, "check reference");
+                return db_fail(c, "check reference");
             }
         }
         {
-            PREPARE(s, *c,
+            PREPARE(s, c,
                     "INSERT INTO manifests(repo_id, digest, media_type, artifact_type, subject, annotations, size, body, "
                     "created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
                     "ON CONFLICT(repo_id, digest) DO UPDATE SET media_type = excluded.media_type");
@@ -271,25 +257,19 @@ Result<void> SqliteMetaStore::put_manifest(const ManifestPut& m) {
                 s.bind(5, m.subject);
             }
             s.bind(6, m.annotations_json).bind(7, static_cast<std::int64_t>(m.body.size())).bind_blob(8, m.body).bind(9, m.now);
-            if (s.step() != SQLITE_DONE) {
-                return db_fail(*c, "insert manifest");
-            }
+            DERMAGA_CHECK(exec_stmt(c, s, "insert manifest"));
         }
         for (const auto& ref : m.refs) {
-            PREPARE(s, *c, "INSERT INTO manifest_refs(repo_id, parent, child, kind) VALUES(?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING");
+            PREPARE(s, c, "INSERT INTO manifest_refs(repo_id, parent, child, kind) VALUES(?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING");
             s.bind(1, repo_id).bind(2, m.digest).bind(3, ref.digest).bind(4, static_cast<std::int64_t>(ref.kind));
-            if (s.step() != SQLITE_DONE) {
-                return db_fail(*c, "insert reference");
-            }
+            DERMAGA_CHECK(exec_stmt(c, s, "insert reference"));
         }
         for (const auto& tag : m.tags) {
-            PREPARE(s, *c,
+            PREPARE(s, c,
                     "INSERT INTO tags(repo_id, name, digest, updated_at) VALUES(?1, ?2, ?3, ?4) "
                     "ON CONFLICT(repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at");
             s.bind(1, repo_id).bind(2, tag).bind(3, m.digest).bind(4, m.now);
-            if (s.step() != SQLITE_DONE) {
-                return db_fail(*c, "set tag");
-            }
+            DERMAGA_CHECK(exec_stmt(c, s, "set tag"));
         }
         return {};
     });
@@ -329,45 +309,37 @@ Result<std::optional<ManifestRecord>> SqliteMetaStore::manifest_by_tag(std::stri
 }
 
 Result<bool> SqliteMetaStore::delete_manifest(std::string_view repo, std::string_view digest) {
-    return pool_->write<bool>([&](Connection& conn) -> Result<bool> {
-        Connection* c = &conn;
-        DERMAGA_TRY(repo_id, find_repo(*c, repo));
+    return pool_->write<bool>([&](Connection& c) -> Result<bool> {
+        DERMAGA_TRY(repo_id, find_repo(c, repo));
         if (!repo_id) {
             return false;
         }
         bool existed;
         {
-            PREPARE(s, *c, "DELETE FROM manifests WHERE repo_id = ?1 AND digest = ?2");
+            PREPARE(s, c, "DELETE FROM manifests WHERE repo_id = ?1 AND digest = ?2");
             s.bind(1, *repo_id).bind(2, digest);
-            if (s.step() != SQLITE_DONE) {
-                return db_fail(*c, "delete manifest");
-            }
-            existed = sqlite3_changes(c->raw()) > 0;
+            DERMAGA_CHECK(exec_stmt(c, s, "delete manifest"));
+            existed = sqlite3_changes(c.raw()) > 0;
         }
         if (!existed) {
             return false;
         }
         for (const char* sql : {"DELETE FROM tags WHERE repo_id = ?1 AND digest = ?2",
                                 "DELETE FROM manifest_refs WHERE repo_id = ?1 AND parent = ?2"}) {
-            PREPARE(s, *c, sql);
+            PREPARE(s, c, sql);
             s.bind(1, *repo_id).bind(2, digest);
-            if (s.step() != SQLITE_DONE) {
-                return db_fail(*c, "delete manifest dependents");
-            }
+            DERMAGA_CHECK(exec_stmt(c, s, "delete manifest dependents"));
         }
         return true;
     });
 }
 
 Result<bool> SqliteMetaStore::delete_tag(std::string_view repo, std::string_view tag) {
-    return pool_->write<bool>([&](Connection& conn) -> Result<bool> {
-        Connection* c = &conn;
-        PREPARE(s, *c, "DELETE FROM tags WHERE name = ?2 AND repo_id = (SELECT id FROM repositories WHERE name = ?1)");
+    return pool_->write<bool>([&](Connection& c) -> Result<bool> {
+        PREPARE(s, c, "DELETE FROM tags WHERE name = ?2 AND repo_id = (SELECT id FROM repositories WHERE name = ?1)");
         s.bind(1, repo).bind(2, tag);
-        if (s.step() != SQLITE_DONE) {
-            return db_fail(*c, "delete tag");
-        }
-        return sqlite3_changes(c->raw()) > 0;
+        DERMAGA_CHECK(exec_stmt(c, s, "delete tag"));
+        return sqlite3_changes(c.raw()) > 0;
     });
 }
 
