@@ -23,6 +23,8 @@ LOADGEN=$(readlink -f "$1") || die "no such loadgen: $1"
 [[ -x $LOADGEN ]] || die "loadgen not executable: $1"
 if [[ $2 == */* ]]; then DERMAGA=$(readlink -f "$2"); else DERMAGA=$(command -v "$2" || true); fi
 [[ -n $DERMAGA && -x $DERMAGA ]] || die "dermaga binary not executable: $2"
+# Distribution runs without authentication here, so Dermaga does too: same work on both sides.
+export DERMAGA_AUTH_ENABLED=false
 command -v "${DISTRIBUTION:-docker-registry}" >/dev/null || die "Distribution (${DISTRIBUTION:-docker-registry}) not found"
 
 if [[ ${BENCH_QUICK:-0} == 1 ]]; then

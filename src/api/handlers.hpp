@@ -4,6 +4,9 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <functional>
+#include <string>
+
 #include "core/blocking.hpp"
 #include "core/log.hpp"
 #include "core/names.hpp"
@@ -18,6 +21,11 @@ struct Context {
     registry::Registry& registry;
     boost::asio::thread_pool& blocking;
     std::string_view request_id;
+    /// With access control on: whether the caller may pull from a repository (blocking; used
+    /// for catalog filtering and cross-repository mounts). Empty: everything is readable.
+    std::function<bool(const std::string& repo)> can_read;
+    /// The principal that owns upload sessions opened by this request ("" without access control).
+    std::string owner;
 
     /// Runs a blocking registry call off the io threads; its log lines carry the request id.
     template <class F>

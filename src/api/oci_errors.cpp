@@ -1,6 +1,8 @@
 #include "api/oci_errors.hpp"
 
+#include "auth/secrets.hpp"
 #include "core/error.hpp"
+#include "meta/meta_store.hpp"
 #include "core/log.hpp"
 #include "registry/errors.hpp"
 
@@ -57,6 +59,29 @@ OciError from_http(http::errc e) {
     return {500, "UNKNOWN", "unknown error"};
 }
 
+/// Access control and management API failures (the /api/v1 envelope is the same).
+OciError from_auth(auth::errc e) {
+    switch (e) {
+        case auth::errc::bad_input: return {400, "BAD_REQUEST", "invalid request"};
+        case auth::errc::unauthenticated: return {401, "UNAUTHORIZED", "authentication required"};
+        case auth::errc::locked: return {429, "TOOMANYREQUESTS", "too many failed logins; try again later"};
+        case auth::errc::denied: return {403, "DENIED", "requested access to the resource is denied"};
+        case auth::errc::not_found: return {404, "NOT_FOUND", "not found"};
+        case auth::errc::conflict: return {409, "CONFLICT", "conflict"};
+        case auth::errc::unavailable: return {503, "UNAVAILABLE", "service temporarily unavailable"};
+    }
+    return {500, "UNKNOWN", "unknown error"};
+}
+
+/// Store failures surfacing through the management API.
+OciError from_meta(meta::errc e) {
+    switch (e) {
+        case meta::errc::not_found: return {404, "NOT_FOUND", "not found"};
+        case meta::errc::conflict: return {409, "CONFLICT", "conflict"};
+        default: return {503, "UNAVAILABLE", "metadata store temporarily unavailable"};
+    }
+}
+
 }  // namespace
 
 OciError classify(const Error& e) {
@@ -69,6 +94,12 @@ OciError classify(const Error& e) {
     }
     if (cat == http::category()) {
         return from_http(static_cast<http::errc>(e.code.value()));
+    }
+    if (cat == auth::category()) {
+        return from_auth(static_cast<auth::errc>(e.code.value()));
+    }
+    if (cat == meta::category()) {
+        return from_meta(static_cast<meta::errc>(e.code.value()));
     }
     return {500, "UNKNOWN", "unknown error"};
 }

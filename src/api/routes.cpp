@@ -1,6 +1,8 @@
 #include "api/routes.hpp"
 
+#include "api/access.hpp"
 #include "api/handlers.hpp"
+#include "api/token.hpp"
 #include "api/oci_errors.hpp"
 #include "core/log.hpp"
 
@@ -79,8 +81,8 @@ Route parse_route(std::string_view path) {
     return r;
 }
 
-Api::Api(registry::Registry& registry, boost::asio::thread_pool& blocking, ApiOptions options)
-    : registry_(registry), blocking_(blocking), options_(options) {}
+Api::Api(registry::Registry& registry, boost::asio::thread_pool& blocking, ApiOptions options, Gate* gate)
+    : registry_(registry), gate_(gate), blocking_(blocking), options_(options) {}
 
 awaitable<http::Response> Api::handle(http::Request& req) {
     if (req.path() == "/healthz") {
@@ -99,7 +101,11 @@ awaitable<http::Response> Api::handle(http::Request& req) {
     InflightGuard guard{inflight_};
     http::Response r;
     try {
-        r = co_await dispatch(req);
+        if (req.path() == "/token" && gate_) {
+            r = co_await token_endpoint(*gate_, req, blocking_);
+        } else {
+            r = co_await dispatch(req);
+        }
     } catch (const std::exception& e) {
         // A bug: answer in the OCI envelope with the request id; the detail goes to the log only.
         log::error("handler_exception", {{"error", e.what()}, {"rid", req.request_id()}});
@@ -109,15 +115,127 @@ awaitable<http::Response> Api::handle(http::Request& req) {
     co_return r;
 }
 
-awaitable<http::Response> Api::dispatch(http::Request& req) {
+namespace {
+
+/// The actions a /v2 route needs. Overwriting a tag is a push like any other.
+unsigned needed_actions(Route::Kind k, http::Method m) {
     using K = Route::Kind;
     using M = http::Method;
+    switch (k) {
+        case K::tags:
+        case K::referrers: return auth::pull;
+        case K::manifest:
+        case K::blob:
+            if (m == M::put) return auth::pull | auth::push;
+            if (m == M::del) return auth::del;
+            return auth::pull;
+        case K::upload_start:
+        case K::upload: return auth::pull | auth::push;
+        default: return 0;
+    }
+}
+
+/// The audit action of a successful mutating request; empty for reads.
+std::string mutation(const Route& route, const http::Request& req, const http::Response& r) {
+    using K = Route::Kind;
+    using M = http::Method;
+    if (r.status / 100 != 2) {
+        return {};
+    }
+    const auto m = req.method();
+    switch (route.kind) {
+        case K::manifest:
+            if (m == M::put) return "manifest.push";
+            if (m == M::del) return route.arg.find(':') != std::string::npos ? "manifest.delete" : "tag.delete";
+            return {};
+        case K::blob: return m == M::del ? "blob.delete" : "";
+        case K::upload_start:
+            if (r.status != 201) return {};
+            return req.query("mount") ? "blob.mount" : "blob.push";
+        case K::upload:
+            if (m == M::put) return "blob.push";
+            if (m == M::del) return "upload.cancel";
+            return {};
+        default: return {};
+    }
+}
+
+}  // namespace
+
+awaitable<http::Response> Api::dispatch(http::Request& req) {
+    using K = Route::Kind;
     Context ctx{registry_, blocking_, req.request_id()};
     const auto route = parse_route(req.path());
-    const auto m = req.method();
     if (route.kind == K::not_found) {
         co_return error_response(404, "NOT_FOUND", "no such endpoint");
     }
+    if (!gate_) {
+        co_return co_await dispatch_v2(req, ctx, route);
+    }
+    auto id = co_await gate_->identify(req);
+    if (id.refusal) {
+        co_return std::move(*id.refusal);
+    }
+    const Caller& caller = *id.caller;
+    auto& authz = gate_->services().authz;
+    ctx.owner = std::string(caller.principal.kind_name()) + ":" + std::to_string(caller.principal.id);
+    if (route.kind == K::base) {
+        if (!caller.presented) {
+            co_return gate_->challenge(req, {});
+        }
+        co_return co_await dispatch_v2(req, ctx, route);
+    }
+    if (route.kind == K::catalog) {
+        if (!caller.presented) {
+            co_return gate_->challenge(req, "registry:catalog:*");
+        }
+        if (caller.grant && caller.grant->actions_on("registry", "catalog") == 0) {
+            co_return gate_->challenge(req, "registry:catalog:*", true);
+        }
+        // The catalog scope lets the caller list; what is listed is what they may read now.
+        ctx.can_read = [&](const std::string& repo) {
+            auto a = authz.actions(caller.principal, repo);
+            return a && (*a & auth::pull);
+        };
+        co_return co_await dispatch_v2(req, ctx, route);
+    }
+    auto repo = RepoName::parse(route.name);
+    if (!repo) {
+        co_return error_response(repo.error());
+    }
+    const unsigned needed = needed_actions(route.kind, req.method());
+    auto allowed = co_await gate_->allows(caller, repo->str(), needed);
+    if (!allowed) {
+        co_return error_response(allowed.error());
+    }
+    if (!*allowed) {
+        co_return gate_->refuse(req, caller, repo->str(), needed);
+    }
+    ctx.can_read = [&](const std::string& other) {
+        if (caller.grant && !(caller.grant->actions_on("repository", other) & auth::pull)) {
+            return false;
+        }
+        auto a = authz.actions(caller.principal, other);
+        return a && (*a & auth::pull);
+    };
+    if (route.kind == K::upload) {
+        auto owned = co_await ctx.call([&] { return registry_.check_upload_owner(*repo, route.arg, ctx.owner); });
+        if (!owned) {
+            co_return error_response(owned.error());
+        }
+    }
+    auto r = co_await dispatch_v2(req, ctx, route);
+    if (auto action = mutation(route, req, r); !action.empty()) {
+        auto what = req.query("digest").value_or(route.arg);
+        gate_->audit(req, caller, std::move(action), repo->str() + (what.empty() ? "" : "@" + what), "allowed");
+    }
+    co_return r;
+}
+
+awaitable<http::Response> Api::dispatch_v2(http::Request& req, Context& ctx, const Route& route) {
+    using K = Route::Kind;
+    using M = http::Method;
+    const auto m = req.method();
     if (route.kind == K::base) {
         if (m != M::get && m != M::head) {
             co_return method_not_allowed("GET, HEAD");

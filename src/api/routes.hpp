@@ -13,6 +13,8 @@
 
 namespace dermaga::api {
 
+struct Context;
+
 /// Which endpoint a /v2 path names. Parsed from the right: a repository name may itself
 /// contain components such as "blobs" or "manifests".
 struct Route {
@@ -30,14 +32,21 @@ struct ApiOptions {
 };
 
 /// Serves every route. Thread-safe; `handle` may run concurrently on many io threads.
+class Gate;
+
 class Api {
 public:
-    Api(registry::Registry& registry, boost::asio::thread_pool& blocking, ApiOptions options = {});
+    /// `gate` null: access control is off and every request is served.
+    Api(registry::Registry& registry, boost::asio::thread_pool& blocking, ApiOptions options = {},
+        Gate* gate = nullptr);
     boost::asio::awaitable<http::Response> handle(http::Request& req);
 
 private:
     boost::asio::awaitable<http::Response> dispatch(http::Request& req);
+    /// Serves a /v2 route once access (if any) is settled.
+    boost::asio::awaitable<http::Response> dispatch_v2(http::Request& req, Context& ctx, const Route& route);
     registry::Registry& registry_;
+    Gate* gate_;
     boost::asio::thread_pool& blocking_;
     ApiOptions options_;
     std::atomic<std::size_t> inflight_{0};

@@ -149,7 +149,13 @@ awaitable<http::Response> start_upload(Context& ctx, http::Request& req, const R
             if (!source) {
                 co_return error_response(source.error());
             }
-            auto mounted = co_await ctx.call([&] { return ctx.registry.mount_blob(repo, *source, *digest); });
+            // Mounting needs read access on the source; without it, fall back to an upload.
+            auto mounted = co_await ctx.call([&]() -> Result<bool> {
+                if (ctx.can_read && !ctx.can_read(source->str())) {
+                    return false;
+                }
+                return ctx.registry.mount_blob(repo, *source, *digest);
+            });
             if (!mounted) {
                 co_return error_response(mounted.error());
             }
@@ -159,7 +165,7 @@ awaitable<http::Response> start_upload(Context& ctx, http::Request& req, const R
         }
         // Not mountable: fall back to a normal upload session (202).
     }
-    auto id = co_await ctx.call([&] { return ctx.registry.start_upload(repo); });
+    auto id = co_await ctx.call([&] { return ctx.registry.start_upload(repo, ctx.owner); });
     if (!id) {
         co_return error_response(id.error());
     }

@@ -17,7 +17,9 @@
 #include <thread>
 #include <vector>
 
+#include "api/access.hpp"
 #include "api/routes.hpp"
+#include "app/bootstrap.hpp"
 #include "core/blocking.hpp"
 #include "core/clock.hpp"
 #include "core/log.hpp"
@@ -48,7 +50,10 @@ struct App::Impl {
           registry(blobs, meta, clock,
                    registry::Options{config.max_manifest_bytes, config.max_page_size, config.upload_expiry,
                                     config.manifest_cache_bytes}),
-          api(registry, blocking, api::ApiOptions{config.http_max_inflight}),
+          auth_store(meta.auth_store()),
+          auth(config.auth_enabled ? make_auth_services(config, *auth_store, clock) : nullptr),
+          gate(auth ? std::make_unique<api::Gate>(*auth, blocking, false) : nullptr),
+          api(registry, blocking, api::ApiOptions{config.http_max_inflight}, gate.get()),
           server(io,
                  http::ServerOptions{std::chrono::seconds(config.http_read_timeout),
                                      std::chrono::seconds(config.http_write_timeout),
@@ -65,6 +70,9 @@ struct App::Impl {
     storage::FsBlobStore blobs;
     meta::SqliteMetaStore meta;
     registry::Registry registry;
+    std::unique_ptr<meta::AuthStore> auth_store;
+    std::unique_ptr<auth::Services> auth;
+    std::unique_ptr<api::Gate> gate;
     api::Api api;
     http::Server server;
     asio::steady_timer sweep_timer{io};
@@ -90,7 +98,14 @@ struct App::Impl {
     bool stopped = false;
 };
 
-App::App(Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+App::App(Config config) : impl_(std::make_unique<Impl>(std::move(config))) {
+    if (impl_->auth) {
+        if (auto r = impl_->auth->tokens.init(); !r) {
+            throw std::runtime_error("token signing keys: " + r.error().detail);
+        }
+        bootstrap_admin_from_env(*impl_->auth_store, impl_->clock);
+    }
+}
 
 App::~App() { stop(); }
 

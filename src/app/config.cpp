@@ -108,6 +108,15 @@ Key num_key(const char* name, const char* help, T Config::*field, Parse parse) {
             [field](const Config& c) { return std::to_string(c.*field); }};
 }
 
+Key bool_key(const char* name, const char* help, bool Config::*field) {
+    return {name, help, [field](Config& c, const std::string& k, const std::string& v) -> Result<void> {
+                DERMAGA_TRY(b, parse_bool(k, v));
+                c.*field = b;
+                return {};
+            },
+            [field](const Config& c) { return std::string(c.*field ? "true" : "false"); }};
+}
+
 const std::vector<Key>& keys() {
     static const std::vector<Key> all = {
         str_key("http.addr", "listen address host:port", &Config::http_addr),
@@ -130,13 +139,18 @@ const std::vector<Key>& keys() {
         num_key("cache.manifest_bytes", "memory for hot manifests (0 disables)", &Config::manifest_cache_bytes, parse_size),
         num_key("limits.upload_expiry", "idle upload sessions expire after", &Config::upload_expiry, parse_duration),
         str_key("log.level", "debug, info, warn, error or off", &Config::log_level),
-        {"log.access", "write an access log line per request",
-         [](Config& c, const std::string& k, const std::string& v) -> Result<void> {
-             DERMAGA_TRY(b, parse_bool(k, v));
-             c.log_access = b;
-             return {};
-         },
-         [](const Config& c) { return std::string(c.log_access ? "true" : "false"); }},
+        bool_key("log.access", "write an access log line per request", &Config::log_access),
+        bool_key("auth.enabled", "access control (false: anyone may pull and push; for trusted networks only)", &Config::auth_enabled),
+        str_key("auth.realm", "token endpoint URL sent in challenges (default: from the request's Host)", &Config::auth_realm),
+        str_key("auth.service", "service name (token audience)", &Config::auth_service),
+        str_key("auth.issuer", "token issuer", &Config::auth_issuer),
+        num_key("auth.token_ttl", "bearer token lifetime", &Config::auth_token_ttl, parse_duration),
+        num_key("auth.refresh_ttl", "refresh token lifetime (docker login)", &Config::auth_refresh_ttl, parse_duration),
+        num_key("auth.lockout.threshold", "failed logins for one user before it is locked", &Config::auth_lockout_threshold, parse_uint),
+        num_key("auth.lockout.ip_threshold", "failed logins from one address before it is locked", &Config::auth_lockout_ip_threshold, parse_uint),
+        num_key("auth.lockout.window", "period over which failed logins count", &Config::auth_lockout_window, parse_duration),
+        num_key("auth.lockout.duration", "how long a locked user or address waits", &Config::auth_lockout_duration, parse_duration),
+        bool_key("auth.certificate_users", "a verified client certificate's CN logs in that user", &Config::auth_certificate_users),
     };
     return all;
 }
@@ -212,7 +226,7 @@ Result<void> apply_env(Config& c, const std::map<std::string, std::string>& env)
     }
     // A DERMAGA_ variable naming no key is a typo worth stopping for.
     for (const auto& [name, value] : env) {
-        if (name.rfind("DERMAGA_", 0) != 0 || name == "DERMAGA_CONFIG") {
+        if (name.rfind("DERMAGA_", 0) != 0 || name == "DERMAGA_CONFIG" || name.rfind("DERMAGA_BOOTSTRAP_ADMIN_", 0) == 0) {
             continue;
         }
         bool known = std::any_of(keys().begin(), keys().end(), [&](const Key& k) { return env_name(k.name) == name; });
@@ -260,6 +274,16 @@ Result<void> validate(const Config& c) {
     if (c.http_read_timeout <= 0 || c.http_write_timeout <= 0 || c.http_idle_timeout <= 0 ||
         c.http_max_connections == 0 || c.http_max_inflight == 0 || c.http_max_header_bytes < 1024) {
         return bad("http", "timeouts and connection/request limits must be positive (max_header_bytes at least 1KiB)");
+    }
+    if (c.auth_token_ttl < 30 || c.auth_token_ttl > 86400) {
+        return bad("auth.token_ttl", "must be between 30s and 24h");
+    }
+    if (c.auth_refresh_ttl < 60 || c.auth_lockout_window <= 0 || c.auth_lockout_duration <= 0 ||
+        c.auth_lockout_threshold == 0 || c.auth_lockout_ip_threshold == 0) {
+        return bad("auth", "refresh_ttl (at least 1m), lockout thresholds, window and duration must be positive");
+    }
+    if (c.auth_service.empty() || c.auth_issuer.empty()) {
+        return bad("auth", "service and issuer must not be empty");
     }
     if (c.data_dir.empty()) {
         return bad("storage.data_dir", "must not be empty");

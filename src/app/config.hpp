@@ -36,6 +36,18 @@ struct Config {
     std::uint64_t max_page_size = 10000;
     std::int64_t upload_expiry = 24 * 3600;
     std::uint64_t manifest_cache_bytes = 64 * 1024 * 1024;
+    // access control
+    bool auth_enabled = true;
+    std::string auth_realm;  ///< token endpoint URL for challenges; default from the request's Host
+    std::string auth_service = "dermaga";
+    std::string auth_issuer = "dermaga";
+    std::int64_t auth_token_ttl = 300;
+    std::int64_t auth_refresh_ttl = 30 * 86400;
+    std::uint64_t auth_lockout_threshold = 10;
+    std::uint64_t auth_lockout_ip_threshold = 100;
+    std::int64_t auth_lockout_window = 900;
+    std::int64_t auth_lockout_duration = 900;
+    bool auth_certificate_users = true;
     // log
     std::string log_level = "info";
     bool log_access = true;

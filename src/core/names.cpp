@@ -94,4 +94,9 @@ Result<Reference> Reference::parse(std::string_view text) {
     return Reference(std::move(*t));
 }
 
+bool valid_account_name(std::string_view name) {
+    return !name.empty() && name.size() <= 64 && name.find('/') == std::string_view::npos &&
+           RepoName::parse(name).has_value();
+}
+
 }  // namespace dermaga

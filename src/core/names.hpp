@@ -58,4 +58,8 @@ private:
     std::variant<Tag, Digest> value_;
 };
 
+/// A user, organisation or team name: one repository path component of at most 64
+/// characters (so that it can own the namespace of the same name).
+bool valid_account_name(std::string_view name);
+
 }  // namespace dermaga

@@ -57,6 +57,9 @@ public:
     BodySource& body() noexcept { return body_; }
     const std::string& request_id() const noexcept { return request_id_; }
     const std::string& remote() const noexcept { return remote_; }
+    /// The CN of the client certificate verified on this connection; empty when none.
+    std::string_view client_cn() const noexcept { return client_cn_; }
+    void set_client_cn(std::string cn) { client_cn_ = std::move(cn); }
 
     /// Reads the whole body if it is at most `limit` bytes.
     /// Errors: errc::body_too_large, or the BodySource's errors.
@@ -71,6 +74,7 @@ private:
     BodySource& body_;
     std::string request_id_;
     std::string remote_;
+    std::string client_cn_;
 };
 
 /// A body served from an open file: sent with sendfile(2). Owns the descriptor.

@@ -27,6 +27,7 @@ struct UploadRow {
     std::string repo;
     std::int64_t created_at = 0;
     std::int64_t updated_at = 0;
+    std::string owner;  ///< the principal that opened it ("" when access control is off)
 };
 
 /// A child a manifest references (blob or manifest), checked against the repository.

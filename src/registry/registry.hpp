@@ -65,8 +65,11 @@ public:
     Result<void> delete_blob(const RepoName& repo, const Digest& digest);
 
     // Uploads -------------------------------------------------------------------------
-    /// Opens an upload session in `repo`; returns its id.
-    Result<std::string> start_upload(const RepoName& repo);
+    /// Opens an upload session in `repo` owned by `owner`; returns its id.
+    Result<std::string> start_upload(const RepoName& repo, std::string owner = {});
+    /// An upload session serves only the principal that opened it, in its repository.
+    /// Errors: blob_upload_unknown (also for someone else's session: no hint that it exists).
+    Result<void> check_upload_owner(const RepoName& repo, std::string_view id, std::string_view owner);
     /// Links `digest` from `from` into `to` when `from` has it. Returns false when it does not
     /// (the caller then opens a normal upload).
     Result<bool> mount_blob(const RepoName& to, const RepoName& from, const Digest& digest);

@@ -21,13 +21,13 @@ Result<void> Append::write(std::span<const char> bytes) {
     return {};
 }
 
-Result<std::string> Registry::start_upload(const RepoName& repo) {
+Result<std::string> Registry::start_upload(const RepoName& repo, std::string owner) {
     std::string id = random_hex(16);
     auto now = clock_.now_unix();
     if (auto r = blobs_.create_upload(id); !r) {
         return fail(unavailable(r.error()));
     }
-    if (auto r = meta_.create_upload({id, repo.str(), now, now}); !r) {
+    if (auto r = meta_.create_upload({id, repo.str(), now, now, std::move(owner)}); !r) {
         (void)blobs_.delete_upload(id);
         return fail(unavailable(r.error()));
     }
@@ -64,6 +64,14 @@ Result<meta::UploadRow> Registry::find_upload(const RepoName& repo, std::string_
         return fail(errc::blob_upload_unknown, "upload expired");
     }
     return std::move(**row);
+}
+
+Result<void> Registry::check_upload_owner(const RepoName& repo, std::string_view id, std::string_view owner) {
+    DERMAGA_TRY(row, find_upload(repo, id));
+    if (row.owner != owner) {
+        return fail(errc::blob_upload_unknown, std::string(id));
+    }
+    return {};
 }
 
 Result<std::uint64_t> Registry::upload_size(const RepoName& repo, std::string_view id) {

@@ -143,6 +143,7 @@ void ApiTest::SetUp() {
     config_.http_threads = 2;
     config_.blocking_threads = 8;
     config_.http_shutdown_grace = 1;
+    config_.auth_enabled = false;  // the open-registry suites; access control has its own
     configure(config_);
     start_app();
 }

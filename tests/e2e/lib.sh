@@ -20,6 +20,9 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
+# The client suites exercise the open registry; test_auth.sh turns access control back on.
+export DERMAGA_AUTH_ENABLED=${DERMAGA_AUTH_ENABLED:-false}
+
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 E2E_SCRIPT=$(basename "$0" .sh)
 

@@ -4,39 +4,19 @@
 
 #include "meta/migrations.hpp"
 #include "meta/sqlite/connection.hpp"
+#include "meta/sqlite/helpers.hpp"
+#include "meta/sqlite/sqlite_auth_store.hpp"
 
 namespace dermaga::meta {
 
 using sqlite::Connection;
 using sqlite::Stmt;
 using sqlite::Transaction;
+using sqlite::db_fail;
+using sqlite::exec_stmt;
+using sqlite::read_page;
 
 namespace {
-
-tl::unexpected<Error> db_fail(Connection& c, std::string_view what) {
-    return fail(errc::db_error, std::string(what) + ": " + c.last_error());
-}
-
-#define PREPARE(var, conn, sql)            \
-    auto var##_p = (conn).prepare(sql);    \
-    if (!var##_p) {                        \
-        return tl::unexpected(var##_p.error()); \
-    }                                      \
-    Stmt& var = **var##_p
-
-#define BEGIN_TX(tx, conn, mode)                              \
-    Transaction tx((conn), Transaction::Mode::mode);          \
-    if (!tx.ok()) {                                           \
-        return db_fail((conn), "begin");                      \
-    }
-
-/// Runs a statement that returns no rows. Errors: errc::db_error naming `what`.
-Result<void> exec_stmt(Connection& c, Stmt& s, const char* what) {
-    if (s.step() != SQLITE_DONE) {
-        return db_fail(c, what);
-    }
-    return {};
-}
 
 /// Id of `repo`, creating it when missing. Must run inside a write transaction.
 Result<std::int64_t> ensure_repo(Connection& c, std::string_view repo, std::int64_t now) {
@@ -62,24 +42,6 @@ Result<std::optional<std::int64_t>> find_repo(Connection& c, std::string_view re
         return std::optional<std::int64_t>();
     }
     return db_fail(c, "select repository");
-}
-
-/// Reads up to n names from a statement that selects n + 1 rows; the extra row only says
-/// whether a further page exists.
-Result<Page> read_page(Connection& c, Stmt& s, std::size_t n, const char* what) {
-    Page page;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) {
-        if (page.names.size() == n) {
-            page.more = true;
-            break;
-        }
-        page.names.push_back(s.text(0));
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        return db_fail(c, what);
-    }
-    return page;
 }
 
 Result<void> apply_migrations(Connection& c) {
@@ -112,10 +74,14 @@ SqliteMetaStore::SqliteMetaStore(const std::string& path, std::size_t connection
             throw std::runtime_error("SQLite migration failed: " + r.error().detail);
         }
     }
-    pool_ = std::make_unique<sqlite::Pool>(path, connections);
+    pool_ = std::make_shared<sqlite::Pool>(path, connections);
 }
 
 SqliteMetaStore::~SqliteMetaStore() = default;
+
+std::unique_ptr<AuthStore> SqliteMetaStore::auth_store() const {
+    return std::make_unique<SqliteAuthStore>(pool_);
+}
 
 int SqliteMetaStore::schema_version() {
     auto c = pool_->acquire();
@@ -174,8 +140,8 @@ Result<bool> SqliteMetaStore::unlink_blob(std::string_view repo, std::string_vie
 
 Result<void> SqliteMetaStore::create_upload(const UploadRow& row) {
     return pool_->write<void>([&](Connection& c) -> Result<void> {
-        PREPARE(s, c, "INSERT INTO uploads(id, repo, created_at, updated_at) VALUES(?1, ?2, ?3, ?4)");
-        s.bind(1, row.id).bind(2, row.repo).bind(3, row.created_at).bind(4, row.updated_at);
+        PREPARE(s, c, "INSERT INTO uploads(id, repo, created_at, updated_at, owner) VALUES(?1, ?2, ?3, ?4, ?5)");
+        s.bind(1, row.id).bind(2, row.repo).bind(3, row.created_at).bind(4, row.updated_at).bind(5, row.owner);
         DERMAGA_CHECK(exec_stmt(c, s, "create upload"));
         return {};
     });
@@ -183,11 +149,11 @@ Result<void> SqliteMetaStore::create_upload(const UploadRow& row) {
 
 Result<std::optional<UploadRow>> SqliteMetaStore::get_upload(std::string_view id) {
     auto c = pool_->acquire();
-    PREPARE(s, *c, "SELECT repo, created_at, updated_at FROM uploads WHERE id = ?1");
+    PREPARE(s, *c, "SELECT repo, created_at, updated_at, owner FROM uploads WHERE id = ?1");
     s.bind(1, id);
     int rc = s.step();
     if (rc == SQLITE_ROW) {
-        return std::optional<UploadRow>(UploadRow{std::string(id), s.text(0), s.int64(1), s.int64(2)});
+        return std::optional<UploadRow>(UploadRow{std::string(id), s.text(0), s.int64(1), s.int64(2), s.text(3)});
     }
     if (rc == SQLITE_DONE) {
         return std::optional<UploadRow>();

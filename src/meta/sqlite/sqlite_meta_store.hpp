@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "meta/auth_store.hpp"
 #include "meta/meta_store.hpp"
 
 namespace dermaga::meta {
@@ -40,11 +41,14 @@ public:
                                             std::string_view artifact_type) override;
     Result<bool> repository_exists(std::string_view repo) override;
 
+    /// The access-control store on the same database and connections.
+    std::unique_ptr<AuthStore> auth_store() const;
+
     /// Schema version after migrations (for tests and `check-config`).
     int schema_version();
 
 private:
-    std::unique_ptr<sqlite::Pool> pool_;
+    std::shared_ptr<sqlite::Pool> pool_;
 };
 
 }  // namespace dermaga::meta

@@ -1,0 +1,49 @@
+#include "auth/authorizer.hpp"
+
+#include <algorithm>
+
+namespace dermaga::auth {
+
+std::string_view namespace_of(std::string_view repo) {
+    return repo.substr(0, repo.find('/'));
+}
+
+Result<unsigned> Authorizer::actions(const Principal& p, std::string_view repo) {
+    if (p.admin) {
+        return kAllActions & p.scope;
+    }
+    const auto ns = namespace_of(repo);
+    DERMAGA_TRY(f, store_.access_facts(p.kind_name(), p.id, ns, repo));
+    int role = std::max(f.org_role, f.repo_role);
+    if (p.kind == Principal::Kind::user && f.ns && f.ns->kind == "user" && f.ns->name == p.name) {
+        role = static_cast<int>(Role::admin);
+    }
+    unsigned out = actions_of(static_cast<Role>(std::clamp(role, 0, 4)));
+    const std::string& visibility = !f.repo_visibility.empty() ? f.repo_visibility
+                                    : f.ns                    ? f.ns->default_visibility
+                                                              : std::string("private");
+    if (visibility == "public") {
+        out |= pull;
+    }
+    return out & p.scope;
+}
+
+Result<Role> Authorizer::org_role(const Principal& p, std::string_view org) {
+    if (p.admin && (p.scope & manage)) {
+        return Role::admin;
+    }
+    if (p.kind != Principal::Kind::user) {
+        return Role::none;
+    }
+    DERMAGA_TRY(f, store_.access_facts("user", p.id, org, std::string(org) + "/"));
+    if (!f.ns || f.ns->kind != "org") {
+        return Role::none;
+    }
+    auto role = static_cast<Role>(std::clamp(f.org_role, 0, 4));
+    if (role == Role::admin && !(p.scope & manage)) {
+        return Role::del;  // a token without `manage` cannot administer
+    }
+    return role;
+}
+
+}  // namespace dermaga::auth

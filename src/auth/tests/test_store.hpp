@@ -1,0 +1,35 @@
+#pragma once
+// A fresh SQLite-backed AuthStore in a temporary directory, and a clock tests can move.
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+
+#include "core/clock.hpp"
+#include "core/random.hpp"
+#include "meta/sqlite/sqlite_meta_store.hpp"
+
+namespace dermaga::auth::fixture {
+
+struct FakeClock final : Clock {
+    std::atomic<std::int64_t> now{1'800'000'000};
+    std::int64_t now_unix() const override { return now.load(); }
+};
+
+struct TestStore {
+    std::filesystem::path dir = std::filesystem::temp_directory_path() / ("dermaga-auth-" + random_hex(6));
+    std::unique_ptr<meta::SqliteMetaStore> meta;
+    std::unique_ptr<meta::AuthStore> auth;
+    TestStore() {
+        std::filesystem::create_directories(dir);
+        meta = std::make_unique<meta::SqliteMetaStore>((dir / "meta.db").string(), 2);
+        auth = meta->auth_store();
+    }
+    ~TestStore() {
+        auth.reset();
+        meta.reset();
+        std::filesystem::remove_all(dir);
+    }
+};
+
+}  // namespace dermaga::auth::fixture

@@ -1,0 +1,65 @@
+#pragma once
+// Issues and verifies the registry's bearer tokens (Docker token authentication, ES256 JWTs)
+// and refresh tokens. Signing keys live in the AuthStore so every node signs and verifies
+// with the same set; a key is generated on first start and rotated on demand.
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "auth/jwt.hpp"
+#include "auth/roles.hpp"
+#include "core/clock.hpp"
+#include "meta/auth_store.hpp"
+
+namespace dermaga::auth {
+
+struct TokenOptions {
+    std::string issuer = "dermaga";
+    std::string service = "dermaga";
+    std::int64_t ttl = 300;              ///< access token lifetime, seconds
+    std::int64_t refresh_ttl = 30 * 86400;
+    std::int64_t leeway = 30;            ///< clock skew tolerated on nbf/exp/iat
+};
+
+/// A verified bearer token: who, and what it grants.
+struct Grant {
+    Principal principal;
+    std::vector<AccessEntry> access;
+    /// The actions granted on repository `name` (0 when none).
+    unsigned actions_on(std::string_view type, std::string_view name) const;
+};
+
+class TokenService {
+public:
+    TokenService(meta::AuthStore& store, const Clock& clock, TokenOptions options);
+
+    /// Loads the keys, generating the first one when there is none. Blocking.
+    Result<void> init();
+    /// Generates a new signing key; older keys keep verifying until their tokens expired.
+    Result<std::string> rotate();
+
+    const TokenOptions& options() const noexcept { return options_; }
+
+    /// A signed access token for `p` granting `access`. Blocking only when keys reload.
+    Result<std::string> issue(const Principal& p, const std::vector<AccessEntry>& access);
+    /// Verifies signature (by kid), alg, issuer, audience, iat/nbf/exp. Errors:
+    /// errc::unauthenticated with the reason.
+    Result<Grant> verify(std::string_view token);
+
+    /// A new refresh token for `p` (users, robots, or the personal access token used).
+    Result<std::string> issue_refresh(const Principal& p);
+    /// The subject of a live refresh token: ("user"|"robot"|"pat", id). Errors: unauthenticated.
+    Result<meta::RefreshRow> check_refresh(std::string_view token);
+
+private:
+    Result<void> reload_locked();
+    meta::AuthStore& store_;
+    const Clock& clock_;
+    TokenOptions options_;
+    std::mutex mu_;
+    std::vector<std::pair<SigningKey, std::int64_t>> keys_;  ///< with retired_at; newest first
+    std::int64_t loaded_at_ = 0;
+};
+
+}  // namespace dermaga::auth
