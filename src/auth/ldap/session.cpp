@@ -71,12 +71,14 @@ Outcome parse_outcome(LDAP* ld, LDAPMessage* msg) {
 
 }  // namespace
 
-Session::Session(LDAP* ld, const Config& c) : ld_(ld), url_(c.url), timeout_(c.timeout) {}
+Session::Session(LDAP* ld, const Config& c)
+    : ld_(ld), url_(c.url), timeout_(c.timeout), tls_(is_tls(c)) {}
 
 Session::Session(Session&& other) noexcept
     : ld_(std::exchange(other.ld_, nullptr)),
       url_(std::move(other.url_)),
-      timeout_(other.timeout_) {}
+      timeout_(other.timeout_),
+      tls_(other.tls_) {}
 
 Session::~Session() {
     if (ld_ != nullptr) {
@@ -86,6 +88,10 @@ Session::~Session() {
 
 Error Session::transport_error(std::string_view what, int rc) const {
     std::string detail = std::string(what) + " on " + url_ + ": " + ldap_err2string(rc);
+    if (tls_ && (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR)) {
+        // libldap reports a failed handshake or certificate check no more precisely than this.
+        detail += " (or the TLS handshake failed: check ca_file and the server certificate)";
+    }
     return Error{make_error_code(errc::unavailable), std::move(detail)};
 }
 

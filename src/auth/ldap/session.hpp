@@ -57,6 +57,7 @@ private:
     LDAP* ld_;
     std::string url_;
     std::chrono::seconds timeout_;
+    bool tls_;
 };
 
 }  // namespace dermaga::auth::ldap::detail

@@ -233,6 +233,7 @@ public:
         port_ = ntohs(addr.sin_port);
     }
     ~SilentServer() { close(fd_); }
+    int fd() const { return fd_; }
     std::string url() const { return "ldap://127.0.0.1:" + std::to_string(port_); }
 
 private:
@@ -251,6 +252,74 @@ TEST_F(LdapDirectory, SilentServerTimesOutAsUnavailable) {
         auto took = steady_clock::now() - start;
         EXPECT_GE(took, std::chrono::milliseconds(900));
         EXPECT_LT(took, std::chrono::milliseconds(2500));
+    }
+}
+
+// Accepts connections and resets them at once, so libldap writes to a dead socket.
+class ResettingServer {
+public:
+    ResettingServer() : thread_([this] { run(); }) {}
+    ~ResettingServer() {
+        stop_ = true;
+        shutdown(listener_.fd(), SHUT_RDWR);
+        thread_.join();
+    }
+    std::string url() const { return listener_.url(); }
+
+private:
+    void run() {
+        while (!stop_) {
+            int fd = accept(listener_.fd(), nullptr, nullptr);
+            if (fd < 0) {
+                return;
+            }
+            linger reset{1, 0};
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+            close(fd);
+        }
+    }
+    SilentServer listener_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+TEST_F(LdapDirectory, ResetConnectionIsUnavailable) {
+    // The process must survive too: SIGPIPE is not ignored in this test binary.
+    ResettingServer resetting;
+    for (const Config& base : {service_config(), anonymous_config()}) {
+        Config c = base;
+        c.url = resetting.url();
+        for (int i = 0; i < 20; ++i) {
+            expect_error(Directory(c).authenticate("alice", "hunter2-secret"), errc::unavailable);
+        }
+    }
+}
+
+TEST_F(LdapDirectory, LdapsAndStartTlsVerifyTheServerWithCaFile) {
+    Config ldaps = service_config();
+    ldaps.url = server().tls_url();
+    ldaps.ca_file = server().ca_file();
+    Config start_tls = service_config();
+    start_tls.start_tls = true;
+    start_tls.ca_file = server().ca_file();
+    for (const Config& c : {ldaps, start_tls}) {
+        SCOPED_TRACE(c.url);
+        auto r = Directory(c).authenticate("alice", t::alice_password);
+        ASSERT_TRUE(r.has_value()) << r.error().detail;
+        ASSERT_TRUE(r->has_value());
+        EXPECT_EQ((*r)->groups, (std::vector<std::string>{"developers", "ops"}));
+        expect_rejected(Directory(c).authenticate("alice", "wrong"));
+    }
+}
+
+TEST_F(LdapDirectory, UntrustedCertificateIsUnavailable) {
+    Config ldaps = service_config();
+    ldaps.url = server().tls_url();  // no ca_file: the self-signed certificate is not trusted
+    Config start_tls = service_config();
+    start_tls.start_tls = true;
+    for (const Config& c : {ldaps, start_tls}) {
+        SCOPED_TRACE(c.url);
+        expect_error(Directory(c).authenticate("alice", t::alice_password), errc::unavailable);
     }
 }
 

@@ -87,10 +87,15 @@ bool can_connect(int port) {
 }
 
 std::string slapd_conf(const fs::path& dir) {
-    return "include /etc/ldap/schema/core.schema\n"
+    // "allow bind_anon_dn" makes the empty-password pitfall real: a bind with a DN and no
+    // password succeeds (anonymously), as on many production servers.
+    return "allow bind_anon_dn\n"
+           "include /etc/ldap/schema/core.schema\n"
            "include /etc/ldap/schema/cosine.schema\n"
            "include /etc/ldap/schema/inetorgperson.schema\n"
            "pidfile " + (dir / "slapd.pid").string() + "\n"
+           "TLSCertificateFile " + (dir / "cert.pem").string() + "\n"
+           "TLSCertificateKeyFile " + (dir / "key.pem").string() + "\n"
            "modulepath /usr/lib/ldap\n"
            "moduleload back_mdb\n"
            "database mdb\n"
@@ -181,6 +186,9 @@ std::string Slapd::start() {
     if (find_program("slappasswd").empty() || find_program("slapadd").empty()) {
         return "slappasswd/slapadd not found (Debian package slapd)";
     }
+    if (find_program("openssl").empty()) {
+        return "openssl not found (Debian package openssl): needed for the TLS certificate";
+    }
     std::string why;
     for (int attempt = 0; attempt < 3; ++attempt) {  // another process may take our port
         why = try_start(slapd);
@@ -201,6 +209,15 @@ std::string Slapd::try_start(const std::string& slapd) {
     std::ofstream(dir_ / "slapd.conf") << slapd_conf(dir_);
     std::ofstream(dir_ / "fixture.ldif") << fixture_ldif();
     auto log = dir_ / "slapd.log";
+    if (run({find_program("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+             "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", (dir_ / "key.pem").string(),
+             "-out", (dir_ / "cert.pem").string()},
+            log) != 0) {
+        auto why = "openssl could not create the test certificate:\n" + read_file(log);
+        stop();
+        return why;
+    }
     if (run({find_program("slapadd"), "-q", "-f", (dir_ / "slapd.conf").string(), "-l",
              (dir_ / "fixture.ldif").string()},
             log) != 0) {
@@ -209,7 +226,10 @@ std::string Slapd::try_start(const std::string& slapd) {
         return why;
     }
     port_ = free_port();
-    pid_ = spawn({slapd, "-d", "0", "-f", (dir_ / "slapd.conf").string(), "-h", url() + "/"}, log);
+    tls_port_ = free_port();
+    pid_ = spawn({slapd, "-d", "0", "-f", (dir_ / "slapd.conf").string(), "-h",
+                  url() + "/ " + tls_url() + "/"},
+                 log);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (pid_ > 0 && std::chrono::steady_clock::now() < deadline) {
         int status = 0;
@@ -217,7 +237,7 @@ std::string Slapd::try_start(const std::string& slapd) {
             pid_ = -1;
             break;
         }
-        if (can_connect(port_)) {
+        if (can_connect(port_) && can_connect(tls_port_)) {
             return {};
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));

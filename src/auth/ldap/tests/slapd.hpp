@@ -41,12 +41,16 @@ public:
 
     bool running() const { return pid_ > 0; }
     std::string url() const { return "ldap://127.0.0.1:" + std::to_string(port_); }
+    std::string tls_url() const { return "ldaps://127.0.0.1:" + std::to_string(tls_port_); }
+    /// The self-signed certificate slapd presents on both URLs (CN and SAN 127.0.0.1).
+    std::string ca_file() const { return (dir_ / "cert.pem").string(); }
 
 private:
     std::string try_start(const std::string& slapd);
 
     pid_t pid_ = -1;
     int port_ = 0;
+    int tls_port_ = 0;
     std::filesystem::path dir_;
 };
 
