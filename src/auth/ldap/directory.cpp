@@ -1,9 +1,12 @@
 #include "auth/ldap/directory.hpp"
 
 #include <ldap.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <utility>
 
 #include "auth/ldap/filter.hpp"
@@ -19,6 +22,38 @@ using detail::Session;
 
 // Longer login names are refused outright: no directory uses them, and it bounds the filter.
 constexpr std::size_t max_username_bytes = 256;
+
+// liblber writes with write(2), so a server that resets the connection could raise SIGPIPE
+// and kill a process that does not ignore it. While alive, this blocks SIGPIPE on the calling
+// thread only and discards one raised meanwhile (the technique libpq uses).
+class SigpipeGuard {
+public:
+    SigpipeGuard() {
+        sigemptyset(&pipe_);
+        sigaddset(&pipe_, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+        sigset_t pending;
+        sigpending(&pending);
+        was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    }
+    ~SigpipeGuard() {
+        sigset_t pending;
+        sigpending(&pending);
+        if (!was_pending_ && sigismember(&pending, SIGPIPE) == 1) {
+            timespec zero{0, 0};
+            while (sigtimedwait(&pipe_, nullptr, &zero) < 0 && errno == EINTR) {
+            }
+        }
+        pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    }
+    SigpipeGuard(const SigpipeGuard&) = delete;
+    SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+private:
+    sigset_t pipe_{};
+    sigset_t old_{};
+    bool was_pending_ = false;
+};
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
@@ -109,6 +144,7 @@ Result<std::optional<Identity>> Directory::authenticate(std::string_view usernam
         return std::nullopt;
     }
 
+    SigpipeGuard no_sigpipe;  // declared before the sessions: it outlives their unbind
     DERMAGA_TRY(service, Session::open(config_));
     if (!config_.bind_dn.empty()) {
         DERMAGA_TRY(outcome, service.bind(config_.bind_dn, config_.bind_password));
