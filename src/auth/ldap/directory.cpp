@@ -100,6 +100,63 @@ std::string lower(std::string s) {
     return s;
 }
 
+// The one entry the user search finds; nullopt if none, ambiguous_user if more.
+Result<std::optional<Entry>> find_user(Session& service, const Config& c,
+                                       const std::string& user_attr, std::string_view username) {
+    auto filter = expand_filter(c.user_filter, username, {});
+    // Asking for two entries is enough to tell "exactly one" from "ambiguous".
+    DERMAGA_TRY(found, service.search(c.user_base, filter, {user_attr, "mail"}, 2));
+    if (found.outcome.code != LDAP_SUCCESS && found.outcome.code != LDAP_SIZELIMIT_EXCEEDED) {
+        return fail(search_error("user search in " + c.user_base, found.outcome));
+    }
+    if (found.entries.size() > 1 || found.outcome.code == LDAP_SIZELIMIT_EXCEEDED) {
+        return fail(errc::ambiguous_user, "user search in " + c.user_base + " with " +
+                                              c.user_filter + " matched more than one entry");
+    }
+    if (found.entries.empty()) {
+        return std::nullopt;
+    }
+    return std::optional<Entry>(std::move(found.entries.front()));
+}
+
+Identity identity_of(const Entry& entry, const std::string& user_attr, std::string_view username) {
+    Identity id;
+    id.dn = entry.dn;
+    id.username = std::string(username);
+    if (const auto* names = values(entry, lower(user_attr))) {
+        auto match = std::find_if(names->begin(), names->end(),
+                                  [&](const std::string& n) { return iequals(n, username); });
+        if (match != names->end()) {
+            id.username = *match;
+        } else if (!names->empty()) {
+            id.username = names->front();
+        }
+    }
+    if (const auto* mail = values(entry, "mail"); mail != nullptr && !mail->empty()) {
+        id.email = mail->front();
+    }
+    return id;
+}
+
+Result<void> add_groups(Session& service, const Config& c, Identity& id) {
+    // {user} is the directory's spelling: memberUid matching is case-sensitive.
+    auto filter = expand_filter(c.group_filter, id.username, id.dn);
+    DERMAGA_TRY(groups, service.search(c.group_base, filter, {c.group_name_attr}, 0));
+    if (groups.outcome.code != LDAP_SUCCESS) {
+        return fail(search_error("group search in " + c.group_base, groups.outcome));
+    }
+    auto name_attr = lower(c.group_name_attr);
+    for (const auto& g : groups.entries) {
+        id.group_dns.push_back(g.dn);
+        if (const auto* names = values(g, name_attr); names != nullptr && !names->empty()) {
+            id.groups.push_back(names->front());
+        }
+    }
+    std::sort(id.groups.begin(), id.groups.end());
+    std::sort(id.group_dns.begin(), id.group_dns.end());
+    return {};
+}
+
 }  // namespace
 
 Result<void> check_config(const Config& c) {
@@ -133,7 +190,8 @@ Result<void> check_config(const Config& c) {
     return {};
 }
 
-Directory::Directory(Config c) : config_(std::move(c)), user_attr_(user_attribute(config_.user_filter)) {}
+Directory::Directory(Config c)
+    : config_(std::move(c)), user_attr_(user_attribute(config_.user_filter)) {}
 
 Result<std::optional<Identity>> Directory::authenticate(std::string_view username,
                                                         std::string_view password) const {
@@ -143,8 +201,8 @@ Result<std::optional<Identity>> Directory::authenticate(std::string_view usernam
     if (password.empty() || username.empty() || username.size() > max_username_bytes) {
         return std::nullopt;
     }
-
     SigpipeGuard no_sigpipe;  // declared before the sessions: it outlives their unbind
+
     DERMAGA_TRY(service, Session::open(config_));
     if (!config_.bind_dn.empty()) {
         DERMAGA_TRY(outcome, service.bind(config_.bind_dn, config_.bind_password));
@@ -156,67 +214,25 @@ Result<std::optional<Identity>> Directory::authenticate(std::string_view usernam
             return fail(search_error("service account bind as " + config_.bind_dn, outcome));
         }
     }
-
     std::string user_attr = user_attr_.empty() ? std::string("1.1") : user_attr_;
-    auto filter = expand_filter(config_.user_filter, username, {});
-    // Asking for two entries is enough to tell "exactly one" from "ambiguous".
-    DERMAGA_TRY(found, service.search(config_.user_base, filter, {user_attr, "mail"}, 2));
-    if (found.outcome.code != LDAP_SUCCESS && found.outcome.code != LDAP_SIZELIMIT_EXCEEDED) {
-        return fail(search_error("user search in " + config_.user_base, found.outcome));
-    }
-    if (found.entries.size() > 1 || found.outcome.code == LDAP_SIZELIMIT_EXCEEDED) {
-        return fail(errc::ambiguous_user, "user search in " + config_.user_base + " with " +
-                                              config_.user_filter +
-                                              " matched more than one entry");
-    }
-    if (found.entries.empty()) {
+    DERMAGA_TRY(entry, find_user(service, config_, user_attr, username));
+    if (!entry) {
         return std::nullopt;
     }
-    const Entry& entry = found.entries.front();
 
     // The password is checked on its own connection so the service session keeps its rights.
     DERMAGA_TRY(user_session, Session::open(config_));
-    DERMAGA_TRY(verdict, user_session.bind(entry.dn, password));
+    DERMAGA_TRY(verdict, user_session.bind(entry->dn, password));
     if (verdict.code == LDAP_INVALID_CREDENTIALS || verdict.code == LDAP_INAPPROPRIATE_AUTH) {
         return std::nullopt;
     }
     if (verdict.code != LDAP_SUCCESS) {
-        return fail(search_error("user bind as " + entry.dn, verdict));
+        return fail(search_error("user bind as " + entry->dn, verdict));
     }
 
-    Identity id;
-    id.dn = entry.dn;
-    id.username = std::string(username);
-    if (const auto* names = values(entry, lower(user_attr))) {
-        auto match = std::find_if(names->begin(), names->end(),
-                                  [&](const std::string& n) { return iequals(n, username); });
-        if (match != names->end()) {
-            id.username = *match;
-        } else if (!names->empty()) {
-            id.username = names->front();
-        }
-    }
-    if (const auto* mail = values(entry, "mail"); mail != nullptr && !mail->empty()) {
-        id.email = mail->front();
-    }
-
+    Identity id = identity_of(*entry, user_attr, username);
     if (!config_.group_base.empty()) {
-        // {user} is the directory's spelling: memberUid matching is case-sensitive.
-        auto group_filter = expand_filter(config_.group_filter, id.username, id.dn);
-        DERMAGA_TRY(groups, service.search(config_.group_base, group_filter,
-                                           {config_.group_name_attr}, 0));
-        if (groups.outcome.code != LDAP_SUCCESS) {
-            return fail(search_error("group search in " + config_.group_base, groups.outcome));
-        }
-        auto name_attr = lower(config_.group_name_attr);
-        for (const auto& g : groups.entries) {
-            id.group_dns.push_back(g.dn);
-            if (const auto* names = values(g, name_attr); names != nullptr && !names->empty()) {
-                id.groups.push_back(names->front());
-            }
-        }
-        std::sort(id.groups.begin(), id.groups.end());
-        std::sort(id.group_dns.begin(), id.group_dns.end());
+        DERMAGA_CHECK(add_groups(service, config_, id));
     }
     return std::optional<Identity>(std::move(id));
 }

@@ -35,8 +35,8 @@ struct Config {
 struct Identity {
     std::string username;  ///< as the directory spells it (attribute of user_filter, e.g. uid)
     std::string dn;
-    std::string email;                 ///< "mail" attribute if present
-    std::vector<std::string> groups;   ///< group names (group_name_attr), sorted
+    std::string email;                   ///< "mail" attribute if present
+    std::vector<std::string> groups;     ///< group names (group_name_attr), sorted
     std::vector<std::string> group_dns;  ///< sorted
 };
 

@@ -9,9 +9,12 @@ struct Category final : std::error_category {
     const char* name() const noexcept override { return "dermaga.auth.ldap"; }
     std::string message(int ev) const override {
         switch (static_cast<errc>(ev)) {
-            case errc::unavailable: return "LDAP server unavailable";
-            case errc::misconfigured: return "LDAP misconfigured";
-            case errc::ambiguous_user: return "LDAP user search matched more than one entry";
+            case errc::unavailable:
+                return "LDAP server unavailable";
+            case errc::misconfigured:
+                return "LDAP misconfigured";
+            case errc::ambiguous_user:
+                return "LDAP user search matched more than one entry";
         }
         return "unknown LDAP error";
     }

@@ -98,8 +98,7 @@ Error Session::transport_error(std::string_view what, int rc) const {
 Result<Session> Session::open(const Config& c) {
     LDAP* ld = nullptr;
     if (int rc = ldap_initialize(&ld, c.url.c_str()); rc != LDAP_SUCCESS || ld == nullptr) {
-        return fail(errc::misconfigured,
-                    "invalid LDAP URL " + c.url + ": " + ldap_err2string(rc));
+        return fail(errc::misconfigured, "invalid LDAP URL " + c.url + ": " + ldap_err2string(rc));
     }
     Session s(ld, c);
     // Set everything explicitly so /etc/ldap/ldap.conf and ~/.ldaprc cannot change behaviour.
@@ -162,9 +161,9 @@ Result<SearchOutcome> Session::search(const std::string& base, const std::string
     attr_ptrs.push_back(nullptr);
     timeval server_limit = to_timeval(timeout_);
     int msgid = 0;
-    int rc = ldap_search_ext(ld_, base.c_str(), LDAP_SCOPE_SUBTREE, filter.c_str(),
-                             attr_ptrs.data(), 0, nullptr, nullptr, &server_limit, size_limit,
-                             &msgid);
+    int rc =
+        ldap_search_ext(ld_, base.c_str(), LDAP_SCOPE_SUBTREE, filter.c_str(), attr_ptrs.data(), 0,
+                        nullptr, nullptr, &server_limit, size_limit, &msgid);
     if (rc == LDAP_FILTER_ERROR) {
         return fail(errc::misconfigured, "invalid search filter");
     }

@@ -330,8 +330,8 @@ TEST_F(LdapDirectory, ConcurrentCallsAreIndependent) {
     for (int i = 0; i < 8; ++i) {
         threads.emplace_back([&, i] {
             bool alice = i % 2 == 0;
-            auto r = alice ? d.authenticate("alice", t::alice_password)
-                           : d.authenticate("bob", "wrong");
+            auto r =
+                alice ? d.authenticate("alice", t::alice_password) : d.authenticate("bob", "wrong");
             if (r.has_value() && r->has_value() == alice) {
                 ++good;
             }

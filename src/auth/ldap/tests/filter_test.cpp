@@ -23,8 +23,7 @@ TEST(LdapFilter, KeepsOrdinaryTextAndUtf8) {
 
 TEST(LdapFilter, ExpandsPlaceholdersEscaped) {
     EXPECT_EQ(expand_filter("(uid={user})", "*", ""), "(uid=\\2a)");
-    EXPECT_EQ(expand_filter("(|(member={dn})(memberUid={user}))", "bob",
-                            "cn=x (*)\\5C,dc=org"),
+    EXPECT_EQ(expand_filter("(|(member={dn})(memberUid={user}))", "bob", "cn=x (*)\\5C,dc=org"),
               "(|(member=cn=x \\28\\2a\\29\\5c5C,dc=org)(memberUid=bob))");
     EXPECT_EQ(expand_filter("(objectClass=person)", "alice", ""), "(objectClass=person)");
 }

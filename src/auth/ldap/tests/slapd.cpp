@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -39,8 +40,7 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
     argv.push_back(nullptr);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                     0644);
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
     pid_t pid = -1;
     if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) {
@@ -86,27 +86,34 @@ bool can_connect(int port) {
     return ok;
 }
 
+// "allow bind_anon_dn" makes the empty-password pitfall real: a bind with a DN and no
+// password succeeds (anonymously), as on many production servers. "mail" is readable only
+// after a bind, so tests can tell a service-account search from an anonymous one.
+constexpr std::string_view slapd_conf_template = R"(allow bind_anon_dn
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+pidfile @DIR@/slapd.pid
+TLSCertificateFile @DIR@/cert.pem
+TLSCertificateKeyFile @DIR@/key.pem
+modulepath /usr/lib/ldap
+moduleload back_mdb
+database mdb
+maxsize 10485760
+suffix "dc=example,dc=org"
+rootdn "cn=admin,dc=example,dc=org"
+directory @DIR@/data
+access to attrs=userPassword by anonymous auth by * none
+access to attrs=mail by users read by * none
+access to * by * read
+)";
+
 std::string slapd_conf(const fs::path& dir) {
-    // "allow bind_anon_dn" makes the empty-password pitfall real: a bind with a DN and no
-    // password succeeds (anonymously), as on many production servers.
-    return "allow bind_anon_dn\n"
-           "include /etc/ldap/schema/core.schema\n"
-           "include /etc/ldap/schema/cosine.schema\n"
-           "include /etc/ldap/schema/inetorgperson.schema\n"
-           "pidfile " + (dir / "slapd.pid").string() + "\n"
-           "TLSCertificateFile " + (dir / "cert.pem").string() + "\n"
-           "TLSCertificateKeyFile " + (dir / "key.pem").string() + "\n"
-           "modulepath /usr/lib/ldap\n"
-           "moduleload back_mdb\n"
-           "database mdb\n"
-           "maxsize 10485760\n"
-           "suffix \"dc=example,dc=org\"\n"
-           "rootdn \"cn=admin,dc=example,dc=org\"\n"
-           "directory " + (dir / "data").string() + "\n"
-           // mail is readable only after a bind, so tests can tell service from anonymous.
-           "access to attrs=userPassword by anonymous auth by * none\n"
-           "access to attrs=mail by users read by * none\n"
-           "access to * by * read\n";
+    std::string conf(slapd_conf_template);
+    for (auto pos = conf.find("@DIR@"); pos != std::string::npos; pos = conf.find("@DIR@")) {
+        conf.replace(pos, 5, dir.string());
+    }
+    return conf;
 }
 
 std::string person(const std::string& dn, const std::string& uid, const std::string& password,
@@ -120,8 +127,8 @@ std::string person(const std::string& dn, const std::string& uid, const std::str
 }
 
 std::string group(const std::string& cn, const std::vector<std::string>& members) {
-    std::string e = "dn: cn=" + cn + "," + group_base + "\nobjectClass: groupOfNames\ncn: " + cn +
-                    "\n";
+    std::string e =
+        "dn: cn=" + cn + "," + group_base + "\nobjectClass: groupOfNames\ncn: " + cn + "\n";
     for (const auto& m : members) {
         e += "member: " + m + "\n";
     }
@@ -130,13 +137,15 @@ std::string group(const std::string& cn, const std::vector<std::string>& members
 
 std::string fixture_ldif() {
     auto in_people = [](const std::string& uid) { return "uid=" + uid + "," + people_base; };
-    return std::string("dn: dc=example,dc=org\nobjectClass: dcObject\nobjectClass: organization\n"
-                       "o: Example\ndc: example\n\n") +
+    return std::string(
+               "dn: dc=example,dc=org\nobjectClass: dcObject\nobjectClass: organization\n"
+               "o: Example\ndc: example\n\n") +
            "dn: " + people_base + "\nobjectClass: organizationalUnit\nou: people\n\n" +
            "dn: " + group_base + "\nobjectClass: organizationalUnit\nou: groups\n\n" +
            "dn: " + reader_dn +
            "\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: reader\n"
-           "userPassword: " + ssha(reader_password) + "\n\n" +
+           "userPassword: " +
+           ssha(reader_password) + "\n\n" +
            person(in_people("alice"), "alice", alice_password, "alice@example.org") +
            person(in_people("bob"), "bob", bob_password, "bob@example.org") +
            person(in_people("carol"), "carol", carol_password, "") +
