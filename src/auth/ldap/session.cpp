@@ -155,6 +155,7 @@ Result<Outcome> Session::bind(std::string_view dn, std::string_view password) {
 Result<SearchOutcome> Session::search(const std::string& base, const std::string& filter,
                                       const std::vector<std::string>& attrs, int size_limit) {
     std::vector<char*> attr_ptrs;
+    attr_ptrs.reserve(attrs.size() + 1);
     for (const auto& a : attrs) {
         attr_ptrs.push_back(const_cast<char*>(a.c_str()));
     }
