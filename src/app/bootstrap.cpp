@@ -1,5 +1,7 @@
 #include "app/bootstrap.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -22,7 +24,28 @@ std::unique_ptr<auth::Services> make_auth_services(const Config& c, meta::AuthSt
     o.login.user_threshold = static_cast<std::int64_t>(c.auth_lockout_threshold);
     o.login.ip_threshold = static_cast<std::int64_t>(c.auth_lockout_ip_threshold);
     o.login.lock_seconds = c.auth_lockout_duration;
-    return std::make_unique<auth::Services>(store, clock, std::move(o));
+    auth::ExternalLogin external;
+    if (!c.ldap_url.empty()) {
+        auto dir = std::make_shared<auth::ldap::Directory>(ldap_config(c));
+        external = [dir](std::string_view user, std::string_view password)
+            -> Result<std::optional<auth::ExternalIdentity>> {
+            auto id = dir->authenticate(user, password);
+            if (!id) {
+                return fail(auth::errc::unavailable, "LDAP: " + id.error().detail);
+            }
+            if (!*id) {
+                return std::optional<auth::ExternalIdentity>();
+            }
+            auth::ExternalIdentity out;
+            out.username = (*id)->username;
+            std::transform(out.username.begin(), out.username.end(), out.username.begin(),
+                           [](unsigned char ch) { return std::tolower(ch); });
+            out.email = (*id)->email;
+            out.group_dns = (*id)->group_dns;
+            return std::optional<auth::ExternalIdentity>(std::move(out));
+        };
+    }
+    return std::make_unique<auth::Services>(store, clock, std::move(o), std::move(external));
 }
 
 void bootstrap_admin_from_env(meta::AuthStore& store, const Clock& clock) {

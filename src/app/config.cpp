@@ -8,6 +8,7 @@
 #include <functional>
 #include <sstream>
 
+#include "auth/ldap/directory.hpp"
 #include "core/log.hpp"
 
 extern char** environ;
@@ -150,6 +151,17 @@ const std::vector<Key>& keys() {
         num_key("auth.lockout.ip_threshold", "failed logins from one address before it is locked", &Config::auth_lockout_ip_threshold, parse_uint),
         num_key("auth.lockout.window", "period over which failed logins count", &Config::auth_lockout_window, parse_duration),
         num_key("auth.lockout.duration", "how long a locked user or address waits", &Config::auth_lockout_duration, parse_duration),
+        str_key("auth.ldap.url", "LDAP server (ldap://host:389 or ldaps://host:636); empty: no LDAP", &Config::ldap_url),
+        str_key("auth.ldap.bind_dn", "service account for user searches (empty: anonymous search)", &Config::ldap_bind_dn),
+        str_key("auth.ldap.bind_password", "service account password", &Config::ldap_bind_password),
+        str_key("auth.ldap.user_base", "where users are searched", &Config::ldap_user_base),
+        str_key("auth.ldap.user_filter", "user search filter; {user} is the escaped login name", &Config::ldap_user_filter),
+        str_key("auth.ldap.group_base", "where groups are searched (empty: no group lookup)", &Config::ldap_group_base),
+        str_key("auth.ldap.group_filter", "group filter; {dn} is the user's DN, {user} the login name", &Config::ldap_group_filter),
+        str_key("auth.ldap.group_name_attr", "group name attribute", &Config::ldap_group_name_attr),
+        bool_key("auth.ldap.start_tls", "upgrade ldap:// connections with StartTLS", &Config::ldap_start_tls),
+        str_key("auth.ldap.ca_file", "CA certificate (PEM) to verify the LDAP server", &Config::ldap_ca_file),
+        num_key("auth.ldap.timeout", "limit for each LDAP network step", &Config::ldap_timeout, parse_duration),
         bool_key("auth.certificate_users", "a verified client certificate's CN logs in that user", &Config::auth_certificate_users),
     };
     return all;
@@ -188,6 +200,22 @@ Result<void> walk(Config& c, const YAML::Node& node, const std::string& prefix) 
 const std::error_category& category() noexcept {
     static const Category c;
     return c;
+}
+
+auth::ldap::Config ldap_config(const Config& c) {
+    auth::ldap::Config l;
+    l.url = c.ldap_url;
+    l.bind_dn = c.ldap_bind_dn;
+    l.bind_password = c.ldap_bind_password;
+    l.user_base = c.ldap_user_base;
+    l.user_filter = c.ldap_user_filter;
+    l.group_base = c.ldap_group_base;
+    l.group_filter = c.ldap_group_filter;
+    l.group_name_attr = c.ldap_group_name_attr;
+    l.start_tls = c.ldap_start_tls;
+    l.ca_file = c.ldap_ca_file;
+    l.timeout = std::chrono::seconds(c.ldap_timeout);
+    return l;
 }
 
 std::string Config::blob_root() const {
@@ -284,6 +312,11 @@ Result<void> validate(const Config& c) {
     }
     if (c.auth_service.empty() || c.auth_issuer.empty()) {
         return bad("auth", "service and issuer must not be empty");
+    }
+    if (!c.ldap_url.empty()) {
+        if (auto r = auth::ldap::check_config(ldap_config(c)); !r) {
+            return bad("auth.ldap", r.error().detail);
+        }
     }
     if (c.data_dir.empty()) {
         return bad("storage.data_dir", "must not be empty");

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/ldap/directory.hpp"
 #include "core/result.hpp"
 
 namespace dermaga::app {
@@ -48,6 +49,18 @@ struct Config {
     std::int64_t auth_lockout_window = 900;
     std::int64_t auth_lockout_duration = 900;
     bool auth_certificate_users = true;
+    // LDAP (login for accounts the directory owns; off while url is empty)
+    std::string ldap_url;
+    std::string ldap_bind_dn;
+    std::string ldap_bind_password;
+    std::string ldap_user_base;
+    std::string ldap_user_filter = "(uid={user})";
+    std::string ldap_group_base;
+    std::string ldap_group_filter = "(member={dn})";
+    std::string ldap_group_name_attr = "cn";
+    bool ldap_start_tls = false;
+    std::string ldap_ca_file;
+    std::int64_t ldap_timeout = 5;
     // log
     std::string log_level = "info";
     bool log_access = true;
@@ -74,6 +87,9 @@ Result<Config> load(const std::string& path);
 
 /// Every documented key with its environment variable and current value, for check-config.
 std::vector<std::vector<std::string>> describe(const Config& c);
+
+/// The LDAP client settings from the auth.ldap.* keys.
+auth::ldap::Config ldap_config(const Config& c);
 
 /// Splits "host:port". Errors: errc::invalid.
 Result<std::pair<std::string, std::uint16_t>> split_addr(const std::string& addr);
