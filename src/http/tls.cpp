@@ -24,17 +24,16 @@ constexpr const char* tls12_ciphers =
 constexpr const char* tls13_suites =
     "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 
-/// The most recent OpenSSL error as one line, and the error queue cleared.
+/// The first OpenSSL error queued (the cause; later ones only add "PEM lib" and the like) as
+/// one line, and the error queue cleared.
 std::string openssl_reason() {
-    unsigned long last = 0;
-    while (unsigned long e = ERR_get_error()) {
-        last = e;
-    }
-    if (last == 0) {
+    const unsigned long first = ERR_get_error();
+    ERR_clear_error();
+    if (first == 0) {
         return "unknown OpenSSL error";
     }
-    const char* reason = ERR_reason_error_string(last);
-    return reason ? reason : "OpenSSL error " + std::to_string(last);
+    const char* reason = ERR_reason_error_string(first);
+    return reason ? reason : "OpenSSL error " + std::to_string(first);
 }
 
 tl::unexpected<Error> bad(const std::string& what) { return fail(errc::tls_config, what); }
