@@ -205,6 +205,23 @@ TEST_F(TlsTest, PlainHttpToTheTlsPortIsClosedAndTheServerGoesOn) {
     EXPECT_TRUE(std::holds_alternative<bhttp::response<bhttp::string_body>>(res));
 }
 
+TEST_F(TlsTest, StalledHandshakeIsCutOffByTheReadDeadline) {
+    start(tls());
+    boost::asio::io_context cio;
+    tcp::socket s(cio);
+    s.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port()));
+    boost::asio::write(s, boost::asio::buffer(std::string("\x16\x03\x01", 3)));  // a ClientHello begun
+    auto t0 = std::chrono::steady_clock::now();
+    char buf[256];
+    boost::system::error_code ec;
+    while (!ec) {
+        s.read_some(boost::asio::buffer(buf), ec);
+    }
+    auto waited = std::chrono::steady_clock::now() - t0;
+    EXPECT_GT(waited, std::chrono::milliseconds(1500));  // read_timeout is 2 s
+    EXPECT_LT(waited, std::chrono::seconds(6));
+}
+
 TEST_F(TlsTest, RefusesClientsLimitedToTls11) {
     start(tls());
     Client c(port(), {.ca_file = path("ca.crt"),
