@@ -95,6 +95,7 @@ struct Conn final : ConnBase {
 
     std::shared_ptr<ssl::context> ctx;  ///< TLS only: the context this connection was made with
     Stream stream;
+    bool broken = false;  ///< a read or write failed: no goodbye (close_notify) is owed or possible
 };
 
 }  // namespace
@@ -274,7 +275,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                 break;
             }
         }
-        co_await close(*conn, graceful);
+        // After a failed write (say a stalled client), a close_notify would only wait out
+        // another write deadline.
+        co_await close(*conn, graceful && !conn->broken);
     }
 
     template <class Stream>
@@ -325,6 +328,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         }
         std::uint64_t sent = co_await write_response(conn, method == Method::head, res, keep, req.request_id());
         const bool aborted = sent == std::numeric_limits<std::uint64_t>::max();
+        conn.broken = aborted || body.broken();
         if (opt.access_log && log::enabled(log::Level::info)) {
             auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
             log::info("request", {{"rid", req.request_id()},
