@@ -106,7 +106,7 @@ asio::awaitable<Identified> Gate::identify(http::Request& req) {
     auto header = req.header("Authorization");
     const std::string address = req.remote();
     if (header.empty()) {
-        auto cn = req.client_cn();
+        auto cn = req.client_cert_cn();
         if (cn.empty() || !services_.options.certificate_users) {
             out.caller = std::move(caller);  // anonymous
             co_return out;

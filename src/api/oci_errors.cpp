@@ -55,6 +55,7 @@ OciError from_http(http::errc e) {
         case http::errc::timeout: return {408, "BLOB_UPLOAD_INVALID", "request body not received in time"};
         case http::errc::client_closed:
         case http::errc::bad_body: return {400, "BLOB_UPLOAD_INVALID", "request body incomplete or malformed"};
+        case http::errc::tls_config: break;  // start-up and reload only, never a request's
     }
     return {500, "UNKNOWN", "unknown error"};
 }

@@ -34,6 +34,19 @@ namespace asio = boost::asio;
 
 namespace {
 unsigned cores() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+http::ServerOptions server_options(const Config& c) {
+    http::ServerOptions o{std::chrono::seconds(c.http_read_timeout), std::chrono::seconds(c.http_write_timeout),
+                          std::chrono::seconds(c.http_idle_timeout),  c.http_max_header_bytes,
+                          c.http_max_connections,                     c.log_access};
+    if (c.tls_enabled()) {
+        auto auth = c.http_tls_client_auth == "require"    ? http::ClientAuth::require
+                    : c.http_tls_client_auth == "optional" ? http::ClientAuth::optional
+                                                           : http::ClientAuth::none;
+        o.tls = http::TlsOptions{c.http_tls_cert, c.http_tls_key, c.http_tls_client_ca, auth};
+    }
+    return o;
+}
 }  // namespace
 
 const char* version() { return DERMAGA_VERSION; }
@@ -52,14 +65,9 @@ struct App::Impl {
                                     config.manifest_cache_bytes}),
           auth_store(meta.auth_store()),
           auth(config.auth_enabled ? make_auth_services(config, *auth_store, clock) : nullptr),
-          gate(auth ? std::make_unique<api::Gate>(*auth, blocking, false) : nullptr),
+          gate(auth ? std::make_unique<api::Gate>(*auth, blocking, !config.http_tls_cert.empty()) : nullptr),
           api(registry, blocking, api::ApiOptions{config.http_max_inflight}, gate.get()),
-          server(io,
-                 http::ServerOptions{std::chrono::seconds(config.http_read_timeout),
-                                     std::chrono::seconds(config.http_write_timeout),
-                                     std::chrono::seconds(config.http_idle_timeout),
-                                     config.http_max_header_bytes, config.http_max_connections, config.log_access},
-                 [this](http::Request& req) { return api.handle(req); }) {}
+          server(io, server_options(config), [this](http::Request& req) { return api.handle(req); }) {}
 
     Config config;
     unsigned io_threads;
@@ -120,6 +128,7 @@ std::uint16_t App::start() {
     auto bound = impl_->server.port();
     log::info("listening", {{"addr", std::string_view(host)},
                             {"port", static_cast<std::uint64_t>(bound)},
+                            {"tls", impl_->server.tls()},
                             {"version", std::string_view(version())},
                             {"data_dir", std::string_view(impl_->config.data_dir)}});
     return bound;
@@ -152,6 +161,8 @@ void App::stop() {
     impl_->blocking.join();
 }
 
+Result<void> App::reload_tls() { return impl_->server.reload_tls(); }
+
 namespace {
 sigset_t shutdown_signals() {
     sigset_t set;
@@ -160,19 +171,41 @@ sigset_t shutdown_signals() {
     sigaddset(&set, SIGTERM);
     return set;
 }
+
+sigset_t handled_signals() {
+    sigset_t set = shutdown_signals();
+    sigaddset(&set, SIGHUP);
+    return set;
+}
 }  // namespace
 
 void block_shutdown_signals() {
-    sigset_t set = shutdown_signals();
+    sigset_t set = handled_signals();
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
 int App::run_until_signal() {
     block_shutdown_signals();
     start();
-    sigset_t set = shutdown_signals();
+    sigset_t waited = handled_signals();
     int which = 0;
-    sigwait(&set, &which);
+    while (true) {
+        if (sigwait(&waited, &which) != 0) {
+            continue;
+        }
+        if (which != SIGHUP) {
+            break;
+        }
+        if (!impl_->server.tls()) {
+            log::info("sighup_ignored", {{"reason", std::string_view("TLS is not configured")}});
+        } else if (auto r = reload_tls(); r) {
+            log::info("tls_reloaded", {{"cert", std::string_view(impl_->config.http_tls_cert)}});
+        } else {
+            log::error("tls_reload_failed", {{"reason", std::string_view(r.error().detail)}});
+        }
+    }
+    // From here on SIGHUP stays blocked and pending: a reload during the drain would be moot.
+    sigset_t set = shutdown_signals();
     // A second signal while in-flight requests drain means "now": exit at once.
     std::thread([set] {
         int again = 0;

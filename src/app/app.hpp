@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "app/config.hpp"
+#include "core/result.hpp"
 
 namespace dermaga::app {
 
@@ -24,7 +25,11 @@ public:
     /// Graceful stop: no new connections, in-flight requests finish (up to the grace period),
     /// threads joined. Idempotent.
     void stop();
-    /// start(), then block until SIGTERM or SIGINT, then stop(). Returns the exit code.
+    /// Reloads the HTTPS certificate, key and client CA from their files; see
+    /// http::Server::reload_tls. Blocking; thread-safe. Errors: http::errc::tls_config.
+    Result<void> reload_tls();
+    /// start(), then block until SIGTERM or SIGINT, then stop(). Returns the exit code. Each
+    /// SIGHUP meanwhile reloads the TLS files (logged as tls_reloaded or tls_reload_failed).
     /// See block_shutdown_signals().
     int run_until_signal();
 
@@ -33,10 +38,10 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-/// Blocks SIGINT and SIGTERM in the calling thread and every thread it starts later, so that
-/// run_until_signal() receives them with sigwait. Call first thing in main(), before any thread
-/// (the logger's included) exists; a signal arriving during start-up then waits instead of
-/// killing the process.
+/// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread and every thread it starts later, so
+/// that run_until_signal() receives them with sigwait. Call first thing in main(), before any
+/// thread (the logger's included) exists; a signal arriving during start-up then waits instead
+/// of killing the process (a SIGHUP, which would otherwise kill it, included).
 void block_shutdown_signals();
 
 /// The version string of this build.

@@ -129,6 +129,10 @@ const std::vector<Key>& keys() {
         num_key("http.max_connections", "open connections limit", &Config::http_max_connections, parse_uint),
         num_key("http.max_inflight", "concurrent requests before 429", &Config::http_max_inflight, parse_uint),
         num_key("http.shutdown_grace", "time in-flight requests get at shutdown", &Config::http_shutdown_grace, parse_duration),
+        str_key("http.tls.cert", "PEM certificate chain: serve HTTPS only (with http.tls.key)", &Config::http_tls_cert),
+        str_key("http.tls.key", "PEM private key of http.tls.cert", &Config::http_tls_key),
+        str_key("http.tls.client_ca", "PEM CAs that verify client certificates", &Config::http_tls_client_ca),
+        str_key("http.tls.client_auth", "client certificates: none, optional or require", &Config::http_tls_client_auth),
         str_key("storage.data_dir", "directory for data (blobs and database)", &Config::data_dir),
         str_key("storage.driver", "blob storage driver: filesystem", &Config::storage_driver),
         str_key("storage.filesystem.root", "root of blobs/ and uploads/ (default <data_dir>)", &Config::storage_filesystem_root),
@@ -284,6 +288,31 @@ Result<std::pair<std::string, std::uint16_t>> split_addr(const std::string& addr
     return std::pair{host, static_cast<std::uint16_t>(*port)};
 }
 
+namespace {
+/// Only the combination; whether the files load is the server's start-up check.
+Result<void> validate_tls(const Config& c) {
+    const auto& auth = c.http_tls_client_auth;
+    if (auth != "none" && auth != "optional" && auth != "require") {
+        return bad("http.tls.client_auth", "expected none, optional or require, got \"" + auth + "\"");
+    }
+    if (c.http_tls_cert.empty() != c.http_tls_key.empty()) {
+        return bad(c.http_tls_cert.empty() ? "http.tls.cert" : "http.tls.key",
+                   "http.tls.cert and http.tls.key must be set together");
+    }
+    if (auth != "none" && !c.tls_enabled()) {
+        return bad("http.tls.client_auth", auth + " needs HTTPS: set http.tls.cert and http.tls.key");
+    }
+    if (auth != "none" && c.http_tls_client_ca.empty()) {
+        return bad("http.tls.client_ca", "required when http.tls.client_auth is " + auth);
+    }
+    if (auth == "none" && !c.http_tls_client_ca.empty()) {
+        // Silently not checking client certificates would be a surprise.
+        return bad("http.tls.client_ca", "set, but http.tls.client_auth is none (use optional or require)");
+    }
+    return {};
+}
+}  // namespace
+
 Result<void> validate(const Config& c) {
     DERMAGA_CHECK(split_addr(c.http_addr));
     if (c.storage_driver != "filesystem") {
@@ -318,6 +347,7 @@ Result<void> validate(const Config& c) {
             return bad("auth.ldap", r.error().detail);
         }
     }
+    DERMAGA_CHECK(validate_tls(c));
     if (c.data_dir.empty()) {
         return bad("storage.data_dir", "must not be empty");
     }

@@ -24,6 +24,11 @@ struct Config {
     std::uint64_t http_max_connections = 10000;
     std::uint64_t http_max_inflight = 4096;
     std::int64_t http_shutdown_grace = 30;
+    // http.tls: HTTPS when cert and key are set
+    std::string http_tls_cert;                ///< PEM certificate chain, leaf first
+    std::string http_tls_key;                 ///< PEM private key
+    std::string http_tls_client_ca;           ///< PEM CAs for client certificates
+    std::string http_tls_client_auth = "none";  ///< none | optional | require
     // storage
     std::string data_dir = "./data";
     std::string storage_driver = "filesystem";
@@ -65,6 +70,7 @@ struct Config {
     std::string log_level = "info";
     bool log_access = true;
 
+    bool tls_enabled() const { return !http_tls_cert.empty(); }
     std::string blob_root() const;
     std::string sqlite_path() const;
 };

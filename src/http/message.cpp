@@ -15,6 +15,7 @@ struct Category final : std::error_category {
             case errc::timeout: return "deadline passed";
             case errc::bad_body: return "malformed request body";
             case errc::body_too_large: return "request body too large";
+            case errc::tls_config: return "TLS configuration error";
         }
         return "unknown http error";
     }
@@ -73,13 +74,14 @@ std::string percent_decode(std::string_view s) {
 
 Request::Request(Method method, std::string target,
                  std::vector<std::pair<std::string, std::string>> headers, BodySource& body,
-                 std::string request_id, std::string remote)
+                 std::string request_id, std::string remote, std::string client_cert_cn)
     : method_(method),
       target_(std::move(target)),
       headers_(std::move(headers)),
       body_(body),
       request_id_(std::move(request_id)),
-      remote_(std::move(remote)) {
+      remote_(std::move(remote)),
+      client_cert_cn_(std::move(client_cert_cn)) {
     std::string_view t = target_;
     auto q = t.find('?');
     path_ = t.substr(0, q);

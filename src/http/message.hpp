@@ -32,7 +32,7 @@ public:
     virtual std::optional<std::uint64_t> content_length() const = 0;
 };
 
-enum class errc { client_closed = 1, timeout, bad_body, body_too_large };
+enum class errc { client_closed = 1, timeout, bad_body, body_too_large, tls_config };
 const std::error_category& category() noexcept;
 inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
 
@@ -40,7 +40,7 @@ inline std::error_code make_error_code(errc e) noexcept { return {static_cast<in
 class Request {
 public:
     Request(Method method, std::string target, std::vector<std::pair<std::string, std::string>> headers,
-            BodySource& body, std::string request_id, std::string remote);
+            BodySource& body, std::string request_id, std::string remote, std::string client_cert_cn = {});
 
     Method method() const noexcept { return method_; }
     /// The raw request target (path plus query string).
@@ -57,9 +57,10 @@ public:
     BodySource& body() noexcept { return body_; }
     const std::string& request_id() const noexcept { return request_id_; }
     const std::string& remote() const noexcept { return remote_; }
-    /// The CN of the client certificate verified on this connection; empty when none.
-    std::string_view client_cn() const noexcept { return client_cn_; }
-    void set_client_cn(std::string cn) { client_cn_ = std::move(cn); }
+    /// The subject CN of the client certificate verified during the TLS handshake; empty on
+    /// plain HTTP, without a certificate, or when the certificate has no CN. Never set from an
+    /// unverified certificate.
+    const std::string& client_cert_cn() const noexcept { return client_cert_cn_; }
 
     /// Reads the whole body if it is at most `limit` bytes.
     /// Errors: errc::body_too_large, or the BodySource's errors.
@@ -74,10 +75,11 @@ private:
     BodySource& body_;
     std::string request_id_;
     std::string remote_;
-    std::string client_cn_;
+    std::string client_cert_cn_;
 };
 
-/// A body served from an open file: sent with sendfile(2). Owns the descriptor.
+/// A body served from an open file: sent with sendfile(2) on plain HTTP, in bounded pread
+/// chunks over TLS. Owns the descriptor.
 struct FileBody {
     UniqueFd fd;
     std::uint64_t offset = 0;

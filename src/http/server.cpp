@@ -1,41 +1,46 @@
 #include "http/server.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
+#include <openssl/ssl.h>
 #include <sys/sendfile.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <limits>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 #include <unordered_map>
 
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "http/parser_body.hpp"
 
 namespace dermaga::http {
 
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using detail::is_disconnect;
+using detail::ParserBody;
+using detail::tuple_awaitable;
 
 namespace {
 
-constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t max_drain_bytes = 1 << 20;
+/// Over TLS a file goes through user space in pieces this big (memory per download).
+constexpr std::size_t tls_file_chunk = 256 * 1024;
 
 Method to_method(bhttp::verb v) {
     switch (v) {
@@ -57,141 +62,47 @@ std::string make_request_id() {
                        static_cast<std::uint32_t>(counter.fetch_add(1, std::memory_order_relaxed)));
 }
 
-bool is_disconnect(const boost::system::error_code& ec) {
-    return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
-           ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-           ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor ||
-           ec == bhttp::error::partial_message;
-}
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+template <class Stream>
+constexpr bool is_tls = std::is_same_v<Stream, TlsStream>;
 
-/// Reads the body of the current request. A body with a Content-Length is read straight from
-/// the socket into the caller's buffer (large reads, no copy); a chunked body goes through
-/// Beast's parser.
-class ParserBody final : public BodySource {
-public:
-    ParserBody(beast::tcp_stream& stream, beast::flat_buffer& buf,
-               bhttp::request_parser<bhttp::buffer_body>& parser, bool expect_continue,
-               std::chrono::seconds timeout)
-        : stream_(stream), buf_(buf), parser_(parser), expect_continue_(expect_continue), timeout_(timeout) {
-        if (!parser_.chunked() && parser_.content_length()) {
-            remaining_ = *parser_.content_length();
-        }
-    }
-
-    asio::awaitable<Result<std::size_t>> read_some(std::span<char> out) override {
-        if (broken_) {
-            // After EOF or a timeout the socket may never signal readiness again: never wait on
-            // it twice.
-            co_return fail(errc::client_closed, "connection already failed");
-        }
-        if (done()) {
-            co_return std::size_t{0};
-        }
-        auto r = co_await read_next(out);
-        broken_ = !r;
-        co_return r;
-    }
-
-    std::optional<std::uint64_t> content_length() const override {
-        auto cl = parser_.content_length();
-        return cl ? std::optional<std::uint64_t>(*cl) : std::nullopt;
-    }
-
-    bool done() const { return remaining_ ? *remaining_ == 0 : parser_.is_done(); }
-    /// A read failed: the rest of the body will never come.
-    bool broken() const { return broken_; }
-
-private:
-    asio::awaitable<Result<std::size_t>> read_next(std::span<char> out) {
-        if (expect_continue_) {
-            expect_continue_ = false;
-            static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
-            stream_.expires_after(timeout_);
-            auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(cont), tuple_awaitable);
-            if (ec) {
-                co_return fail(errc::client_closed, ec.message());
-            }
-        }
-        if (remaining_) {
-            co_return co_await read_direct(out);
-        }
-        buf_.reserve(64 * 1024);  // Beast sizes each socket read by the buffer's capacity
-        while (!parser_.is_done()) {
-            auto& body = parser_.get().body();
-            body.data = out.data();
-            body.size = out.size();
-            stream_.expires_after(timeout_);
-            auto [ec, n] = co_await bhttp::async_read(stream_, buf_, parser_, tuple_awaitable);
-            if (ec == bhttp::error::need_buffer) {
-                ec = {};
-            }
-            std::size_t got = out.size() - parser_.get().body().size;
-            if (ec) {
-                if (ec == beast::error::timeout) {
-                    co_return fail(errc::timeout, "request body read timed out");
-                }
-                if (is_disconnect(ec)) {
-                    co_return fail(errc::client_closed, ec.message());
-                }
-                co_return fail(errc::bad_body, ec.message());
-            }
-            if (got > 0) {
-                co_return got;
-            }
-        }
-        co_return std::size_t{0};
-    }
-
-    asio::awaitable<Result<std::size_t>> read_direct(std::span<char> out) {
-        std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), *remaining_));
-        std::size_t got = 0;
-        if (buf_.size() > 0) {  // bytes that arrived together with the header
-            got = asio::buffer_copy(asio::buffer(out.data(), want), buf_.data());
-            buf_.consume(got);
-        }
-        if (got < want) {
-            stream_.expires_after(timeout_);
-            // Asio's default completion conditions read at most 64 KiB per call; asking for all
-            // that is missing lets one recvmsg take whatever the socket holds.
-            const std::size_t missing = want - got;
-            auto all_missing = [missing](const boost::system::error_code& e, std::size_t done) -> std::size_t {
-                return e ? 0 : missing - done;
-            };
-            auto [ec, n] = co_await asio::async_read(stream_, asio::buffer(out.data() + got, missing), all_missing,
-                                                     tuple_awaitable);
-            got += n;
-            if (ec) {
-                *remaining_ -= got;
-                if (ec == beast::error::timeout) {
-                    co_return fail(errc::timeout, "request body read timed out");
-                }
-                co_return fail(errc::client_closed, ec.message());
-            }
-        }
-        *remaining_ -= got;
-        co_return got;
-    }
-
-    std::optional<std::uint64_t> remaining_;  ///< set when reading a Content-Length body directly
-    bool broken_ = false;
-    beast::tcp_stream& stream_;
-    beast::flat_buffer& buf_;
-    bhttp::request_parser<bhttp::buffer_body>& parser_;
-    bool expect_continue_;
-    std::chrono::seconds timeout_;
+/// A connection as shutdown sees it, whatever its stream.
+struct ConnBase {
+    virtual ~ConnBase() = default;
+    /// Cancels pending operations. Call on the connection's executor.
+    virtual void cancel() = 0;
+    virtual asio::any_io_executor executor() = 0;
+    std::atomic<bool> idle{true};
 };
 
-struct Conn {
-    explicit Conn(tcp::socket s) : stream(std::move(s)) {}
-    beast::tcp_stream stream;
-    std::atomic<bool> idle{true};
+template <class Stream>
+struct Conn final : ConnBase {
+    explicit Conn(tcp::socket s)
+        requires(!is_tls<Stream>)
+        : stream(std::move(s)) {}
+    Conn(tcp::socket s, std::shared_ptr<ssl::context> c)
+        requires is_tls<Stream>
+        : ctx(std::move(c)), stream(std::move(s), *ctx) {}
+
+    void cancel() override {
+        boost::system::error_code ec;
+        beast::get_lowest_layer(stream).socket().cancel(ec);  // may already be closed
+    }
+    asio::any_io_executor executor() override { return stream.get_executor(); }
+    tcp::socket& socket() { return beast::get_lowest_layer(stream).socket(); }
+    void expires_after(std::chrono::seconds t) { beast::get_lowest_layer(stream).expires_after(t); }
+
+    std::shared_ptr<ssl::context> ctx;  ///< TLS only: the context this connection was made with
+    Stream stream;
+    bool broken = false;  ///< a read or write failed: no goodbye (close_notify) is owed or possible
 };
 
 }  // namespace
 
 struct Server::Impl : std::enable_shared_from_this<Impl> {
     Impl(asio::io_context& io_, ServerOptions o, Handler h)
-        : io(io_), opt(o), handler(std::move(h)), acceptor(io_) {}
+        : io(io_), opt(std::move(o)), handler(std::move(h)), acceptor(io_) {}
 
     asio::io_context& io;
     ServerOptions opt;
@@ -199,9 +110,16 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     tcp::acceptor acceptor;
     std::atomic<bool> stopping{false};
     std::mutex mu;
-    std::unordered_map<Conn*, std::shared_ptr<Conn>> conns;
+    std::unordered_map<ConnBase*, std::shared_ptr<ConnBase>> conns;
     std::function<void()> on_drained;
     std::atomic<bool> drained_called{false};
+    std::mutex tls_mu;  ///< guards tls_ctx only; never held across co_await
+    std::shared_ptr<ssl::context> tls_ctx;
+
+    std::shared_ptr<ssl::context> current_tls() {
+        std::lock_guard lock(tls_mu);
+        return tls_ctx;
+    }
 
     void finish_shutdown() {
         std::function<void()> cb;
@@ -218,7 +136,6 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     }
 
     asio::awaitable<void> accept_loop() {
-        auto self = shared_from_this();
         while (!stopping) {
             auto [ec, sock] = co_await acceptor.async_accept(asio::make_strand(io), tuple_awaitable);
             if (ec) {
@@ -230,89 +147,143 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                 co_await t.async_wait(tuple_awaitable);
                 continue;
             }
-            auto conn = std::make_shared<Conn>(std::move(sock));
-            {
-                std::lock_guard lock(mu);
-                if (conns.size() >= opt.max_connections) {
-                    log::warn("connection_limit", {{"max", static_cast<std::uint64_t>(opt.max_connections)}});
-                    continue;  // conn's socket closes as it goes out of scope
-                }
-                conns.emplace(conn.get(), conn);
+            if (opt.tls) {
+                start(std::make_shared<Conn<TlsStream>>(std::move(sock), current_tls()));
+            } else {
+                start(std::make_shared<Conn<PlainStream>>(std::move(sock)));
             }
-            boost::system::error_code ignore;
-            conn->stream.socket().set_option(tcp::no_delay(true), ignore);
-            auto ex = conn->stream.get_executor();
-            asio::co_spawn(ex, session(conn), [self, conn](std::exception_ptr e) {
-                if (e) {
-                    try {
-                        std::rethrow_exception(e);
-                    } catch (const std::exception& x) {
-                        log::error("connection_crashed", {{"error", x.what()}});
-                    }
-                }
-                bool last = false;
-                {
-                    std::lock_guard lock(self->mu);
-                    self->conns.erase(conn.get());
-                    last = self->conns.empty();
-                }
-                if (last && self->stopping) {
-                    self->finish_shutdown();
-                }
-            });
         }
     }
 
-    asio::awaitable<void> write_raw_and_close(Conn& c, std::string_view text) {
-        c.stream.expires_after(opt.write_timeout);
-        co_await asio::async_write(c.stream, asio::buffer(text), tuple_awaitable);
+    template <class Stream>
+    void start(std::shared_ptr<Conn<Stream>> conn) {
+        {
+            std::lock_guard lock(mu);
+            if (conns.size() >= opt.max_connections) {
+                log::warn("connection_limit", {{"max", static_cast<std::uint64_t>(opt.max_connections)}});
+                return;  // conn's socket closes as it goes out of scope
+            }
+            conns.emplace(conn.get(), conn);
+        }
         boost::system::error_code ignore;
-        c.stream.socket().shutdown(tcp::socket::shutdown_both, ignore);
+        conn->socket().set_option(tcp::no_delay(true), ignore);
+        asio::co_spawn(conn->executor(), session(conn), [self = shared_from_this(), conn](std::exception_ptr e) {
+            if (e) {
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& x) {
+                    log::error("connection_crashed", {{"error", x.what()}});
+                }
+            }
+            bool last = false;
+            {
+                std::lock_guard lock(self->mu);
+                self->conns.erase(conn.get());
+                last = self->conns.empty();
+            }
+            if (last && self->stopping) {
+                self->finish_shutdown();
+            }
+        });
     }
 
-    asio::awaitable<void> session(std::shared_ptr<Conn> conn) {
+    template <class Stream>
+    asio::awaitable<void> write_raw(Conn<Stream>& c, std::string_view text) {
+        c.expires_after(opt.write_timeout);
+        co_await asio::async_write(c.stream, asio::buffer(text), tuple_awaitable);
+        if constexpr (!is_tls<Stream>) {
+            boost::system::error_code ignore;
+            c.socket().shutdown(tcp::socket::shutdown_both, ignore);
+        }
+    }
+
+    /// Ends a connection. `graceful`: the peer is still there, so TLS says close_notify first.
+    template <class Stream>
+    asio::awaitable<void> close(Conn<Stream>& c, bool graceful) {
+        if constexpr (is_tls<Stream>) {
+            if (graceful) {
+                // Send our close_notify without waiting for the peer's: a client that keeps
+                // its end open must not hold the connection (and shutdown) up.
+                SSL_set_shutdown(c.stream.native_handle(), SSL_RECEIVED_SHUTDOWN);
+                c.expires_after(opt.write_timeout);
+                co_await c.stream.async_shutdown(tuple_awaitable);
+            }
+        }
+        boost::system::error_code ignore;
+        c.socket().shutdown(tcp::socket::shutdown_send, ignore);
+        beast::get_lowest_layer(c.stream).close();
+    }
+
+    /// TLS: the handshake, under the same deadline as a request read. Returns the verified
+    /// client certificate's CN (may be empty), or nothing when the handshake failed.
+    asio::awaitable<std::optional<std::string>> handshake(Conn<TlsStream>& c, const std::string& remote) {
+        c.expires_after(opt.read_timeout);
+        auto [ec] = co_await c.stream.async_handshake(ssl::stream_base::server, tuple_awaitable);
+        if (ec) {
+            // Scanners, plain-HTTP clients and refused client certificates end here: worth a
+            // line, not an alarm.
+            log::info("tls_handshake_failed", {{"remote", remote}, {"error", ec.message()}});
+            co_return std::nullopt;
+        }
+        co_return verified_peer_cn(c.stream.native_handle());
+    }
+
+    template <class Stream>
+    asio::awaitable<void> session(std::shared_ptr<Conn<Stream>> conn) {
         auto& stream = conn->stream;
         beast::flat_buffer buf;
         boost::system::error_code ep_ec;
-        auto ep = stream.socket().remote_endpoint(ep_ec);
+        auto ep = conn->socket().remote_endpoint(ep_ec);
         const std::string remote = ep_ec ? std::string("?") : ep.address().to_string();
+        std::string peer_cn;
+        if constexpr (is_tls<Stream>) {
+            auto cn = co_await handshake(*conn, remote);
+            if (!cn) {
+                co_await close(*conn, false);
+                co_return;
+            }
+            peer_cn = std::move(*cn);
+        }
+        bool graceful = true;
         bool first = true;
         while (!stopping) {
             bhttp::request_parser<bhttp::buffer_body> parser;
             parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
             parser.body_limit(std::numeric_limits<std::uint64_t>::max());
             conn->idle = true;
-            stream.expires_after(first ? opt.read_timeout : opt.idle_timeout);
+            conn->expires_after(first ? opt.read_timeout : opt.idle_timeout);
             first = false;
             auto [ec, n] = co_await bhttp::async_read_header(stream, buf, parser, tuple_awaitable);
             conn->idle = false;
             if (ec) {
                 if (ec == bhttp::error::header_limit) {
-                    co_await write_raw_and_close(*conn,
+                    co_await write_raw(*conn,
                         "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n"
                         "Content-Length: 0\r\n\r\n");
                 } else if (!is_disconnect(ec) && ec != beast::error::timeout) {
-                    // Includes a TLS ClientHello on this plain port: Docker clients fall back to
+                    // Includes a TLS ClientHello on a plain port: Docker clients fall back to
                     // plain HTTP only when they see an HTTP/1.x 400 here.
-                    co_await write_raw_and_close(*conn,
+                    co_await write_raw(*conn,
                         "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
                         "Content-Length: 48\r\n\r\nClient sent an HTTP request to an HTTPS server.\n");
+                } else {
+                    graceful = false;
                 }
                 break;
             }
-            bool keep = co_await serve_one(*conn, buf, parser, remote);
-            if (!keep) {
+            if (!co_await serve_one(*conn, buf, parser, remote, peer_cn)) {
                 break;
             }
         }
-        boost::system::error_code ignore;
-        stream.socket().shutdown(tcp::socket::shutdown_send, ignore);
-        stream.close();
+        // After a failed write (say a stalled client), a close_notify would only wait out
+        // another write deadline.
+        co_await close(*conn, graceful && !conn->broken);
     }
 
-    asio::awaitable<bool> serve_one(Conn& conn, beast::flat_buffer& buf,
+    template <class Stream>
+    asio::awaitable<bool> serve_one(Conn<Stream>& conn, beast::flat_buffer& buf,
                                     bhttp::request_parser<bhttp::buffer_body>& parser,
-                                    const std::string& remote) {
+                                    const std::string& remote, const std::string& peer_cn) {
         auto start = std::chrono::steady_clock::now();
         auto& msg = parser.get();
         std::vector<std::pair<std::string, std::string>> headers;
@@ -321,9 +292,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
         }
         const bool expect_continue = beast::iequals(msg[bhttp::field::expect], "100-continue");
-        ParserBody body(conn.stream, buf, parser, expect_continue, opt.read_timeout);
+        ParserBody<Stream> body(conn.stream, buf, parser, expect_continue, opt.read_timeout);
         const auto method = to_method(msg.method());
-        Request req(method, std::string(msg.target()), std::move(headers), body, make_request_id(), remote);
+        Request req(method, std::string(msg.target()), std::move(headers), body, make_request_id(), remote, peer_cn);
 
         Response res;
         try {
@@ -357,6 +328,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         }
         std::uint64_t sent = co_await write_response(conn, method == Method::head, res, keep, req.request_id());
         const bool aborted = sent == std::numeric_limits<std::uint64_t>::max();
+        conn.broken = aborted || body.broken();
         if (opt.access_log && log::enabled(log::Level::info)) {
             auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
             log::info("request", {{"rid", req.request_id()},
@@ -372,7 +344,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     }
 
     /// Returns the body bytes sent, or max() when the connection failed.
-    asio::awaitable<std::uint64_t> write_response(Conn& conn, bool head, Response& res, bool keep,
+    template <class Stream>
+    asio::awaitable<std::uint64_t> write_response(Conn<Stream>& conn, bool head, Response& res, bool keep,
                                                   const std::string& rid) {
         constexpr auto failed = std::numeric_limits<std::uint64_t>::max();
         bhttp::response<bhttp::empty_body> hdr;
@@ -391,7 +364,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         }
         hdr.keep_alive(keep);
         auto& stream = conn.stream;
-        stream.expires_after(opt.write_timeout);
+        conn.expires_after(opt.write_timeout);
         if (head || length == 0 || res.status == 204 || res.status == 304) {
             bhttp::response_serializer<bhttp::empty_body> sr(hdr);
             auto [ec, n] = co_await bhttp::async_write_header(stream, sr, tuple_awaitable);
@@ -411,8 +384,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         co_return co_await send_file(conn, *file) ? file->length : failed;
     }
 
-    asio::awaitable<bool> send_file(Conn& conn, FileBody& file) {
-        auto& sock = conn.stream.socket();
+    /// Plain HTTP: the kernel copies the file to the socket (sendfile).
+    asio::awaitable<bool> send_file(Conn<PlainStream>& conn, FileBody& file) {
+        auto& sock = conn.socket();
         boost::system::error_code ec;
         sock.native_non_blocking(true, ec);
         if (ec) {
@@ -448,10 +422,46 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         }
         co_return true;
     }
+
+    /// TLS: the bytes must be encrypted in user space, so the file is read in bounded pieces
+    /// (pread, like sendfile a page-cache copy on this thread) and each piece written under the
+    /// write deadline. Memory per download: one piece, whatever the file size.
+    asio::awaitable<bool> send_file(Conn<TlsStream>& conn, FileBody& file) {
+        const auto size = static_cast<std::size_t>(std::min<std::uint64_t>(file.length, tls_file_chunk));
+        auto chunk = std::make_unique_for_overwrite<char[]>(size);
+        auto off = static_cast<off_t>(file.offset);
+        std::uint64_t left = file.length;
+        while (left > 0) {
+            ssize_t n = ::pread(file.fd.get(), chunk.get(), std::min<std::uint64_t>(left, size), off);
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                co_return false;  // read error, or file shorter than promised
+            }
+            conn.expires_after(opt.write_timeout);
+            auto [ec, w] = co_await asio::async_write(conn.stream, asio::buffer(chunk.get(), static_cast<std::size_t>(n)),
+                                                      tuple_awaitable);
+            if (ec) {
+                co_return false;
+            }
+            off += n;
+            left -= static_cast<std::uint64_t>(n);
+        }
+        co_return true;
+    }
 };
 
 Server::Server(asio::io_context& io, ServerOptions options, Handler handler)
-    : impl_(std::make_shared<Impl>(io, options, std::move(handler))) {}
+    : impl_(std::make_shared<Impl>(io, std::move(options), std::move(handler))) {
+    if (impl_->opt.tls) {
+        auto ctx = make_server_tls_context(*impl_->opt.tls);
+        if (!ctx) {
+            throw std::runtime_error(ctx.error().detail);
+        }
+        impl_->tls_ctx = std::move(*ctx);
+    }
+}
 
 Server::~Server() = default;
 
@@ -476,10 +486,22 @@ void Server::listen(const std::string& host, std::uint16_t port) {
 
 std::uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
 
+bool Server::tls() const { return impl_->opt.tls.has_value(); }
+
+Result<void> Server::reload_tls() {
+    if (!impl_->opt.tls) {
+        return fail(errc::tls_config, "TLS is not configured");
+    }
+    DERMAGA_TRY(ctx, make_server_tls_context(*impl_->opt.tls));
+    std::lock_guard lock(impl_->tls_mu);
+    impl_->tls_ctx = std::move(ctx);  // connections made with the old one keep it
+    return {};
+}
+
 void Server::shutdown(std::chrono::seconds grace, std::function<void()> done) {
     auto impl = impl_;
     asio::post(impl->io, [impl, grace, done = std::move(done)]() mutable {
-        std::vector<std::shared_ptr<Conn>> idle;
+        std::vector<std::shared_ptr<ConnBase>> idle;
         {
             std::lock_guard lock(impl->mu);
             impl->on_drained = std::move(done);
@@ -493,10 +515,7 @@ void Server::shutdown(std::chrono::seconds grace, std::function<void()> done) {
         boost::system::error_code ignore;
         impl->acceptor.close(ignore);
         for (auto& c : idle) {
-            asio::post(c->stream.get_executor(), [c] {
-                boost::system::error_code ec;
-                c->stream.socket().cancel(ec);  // may already be closed
-            });
+            asio::post(c->executor(), [c] { c->cancel(); });
         }
         bool empty;
         {

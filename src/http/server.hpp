@@ -1,7 +1,8 @@
 #pragma once
-// The HTTP/1.1 server: accepts connections, reads the header first, hands the handler a
-// streaming body, writes the response (files by sendfile), enforces deadlines and limits,
-// writes the access log, and shuts down gracefully.
+// The HTTP/1.1 server: accepts connections (plain, or HTTPS only when TLS is configured), reads
+// the header first, hands the handler a streaming body, writes the response (files by sendfile,
+// or in bounded pieces over TLS), enforces deadlines and limits, writes the access log, reloads
+// its certificate on demand, and shuts down gracefully.
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -10,9 +11,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "http/message.hpp"
+#include "http/tls.hpp"
 
 namespace dermaga::http {
 
@@ -25,12 +28,16 @@ struct ServerOptions {
     std::size_t max_header_bytes = 16 * 1024;
     std::size_t max_connections = 10000;
     bool access_log = true;
+    /// When set, the listener speaks HTTPS only; the handshake has `read_timeout`.
+    std::optional<TlsOptions> tls;
 };
 
 /// Thread-safe after start(); the handler runs on the io_context's threads and may be called
 /// concurrently.
 class Server {
 public:
+    /// Throws std::runtime_error with a one-line reason naming the file when `options.tls` is
+    /// set and its files cannot be loaded (start-up only).
     Server(asio::io_context& io, ServerOptions options, Handler handler);
     ~Server();
     Server(const Server&) = delete;
@@ -41,6 +48,13 @@ public:
     void listen(const std::string& host, std::uint16_t port);
     /// The bound port.
     std::uint16_t port() const;
+    /// Whether the listener speaks HTTPS.
+    bool tls() const;
+    /// Loads the configured TLS files afresh. On success, connections accepted from now on use
+    /// the new certificate and client CA; open connections keep theirs. On failure nothing
+    /// changes. Blocking (reads files); thread-safe. Errors: errc::tls_config with a one-line
+    /// reason, also when TLS is not configured.
+    Result<void> reload_tls();
     /// Stops accepting, closes idle keep-alive connections, and lets in-flight requests finish.
     /// `done` is called (on an io thread) once no connection is left or `grace` has passed.
     void shutdown(std::chrono::seconds grace, std::function<void()> done);

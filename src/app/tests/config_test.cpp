@@ -43,3 +43,45 @@ TEST(Config, BadValuesSayWhatIsWrong) {
     c.http_addr = "nocolon";
     EXPECT_FALSE(validate(c));
 }
+
+TEST(Config, TlsKeysComeFromYamlAndEnvironment) {
+    Config c;
+    ASSERT_TRUE(apply_yaml(c, "http:\n  tls:\n    cert: /etc/d/tls.crt\n    key: /etc/d/tls.key\n"));
+    ASSERT_TRUE(apply_env(c, {{"DERMAGA_HTTP_TLS_CLIENT_CA", "/etc/d/ca.crt"}, {"DERMAGA_HTTP_TLS_CLIENT_AUTH", "require"}}));
+    EXPECT_EQ(c.http_tls_cert, "/etc/d/tls.crt");
+    EXPECT_EQ(c.http_tls_key, "/etc/d/tls.key");
+    EXPECT_EQ(c.http_tls_client_ca, "/etc/d/ca.crt");
+    EXPECT_EQ(c.http_tls_client_auth, "require");
+    EXPECT_TRUE(c.tls_enabled());
+    EXPECT_TRUE(validate(c));
+    EXPECT_FALSE(Config{}.tls_enabled());
+}
+
+TEST(Config, TlsCombinationsThatMakeNoSenseAreRejectedNamingTheKey) {
+    auto reason = [](auto edit) {
+        Config c;
+        c.http_tls_cert = "/c.crt";
+        c.http_tls_key = "/c.key";
+        edit(c);
+        auto r = validate(c);
+        return r ? std::string("valid") : r.error().detail;
+    };
+    EXPECT_EQ(reason([](Config&) {}), "valid");
+    EXPECT_EQ(reason([](Config& c) { c.http_tls_key.clear(); }).rfind("http.tls.key:", 0), 0u);
+    EXPECT_EQ(reason([](Config& c) { c.http_tls_cert.clear(); }).rfind("http.tls.cert:", 0), 0u);
+    EXPECT_EQ(reason([](Config& c) { c.http_tls_client_auth = "sometimes"; }).rfind("http.tls.client_auth:", 0), 0u);
+    EXPECT_EQ(reason([](Config& c) { c.http_tls_client_auth = "optional"; }).rfind("http.tls.client_ca:", 0), 0u);
+    EXPECT_EQ(reason([](Config& c) { c.http_tls_client_ca = "/ca.crt"; }).rfind("http.tls.client_ca:", 0), 0u);
+    EXPECT_EQ(reason([](Config& c) {
+                  c.http_tls_client_auth = "require";
+                  c.http_tls_client_ca = "/ca.crt";
+              }),
+              "valid");
+    EXPECT_EQ(reason([](Config& c) {
+                  c.http_tls_cert.clear();
+                  c.http_tls_key.clear();
+                  c.http_tls_client_auth = "require";
+                  c.http_tls_client_ca = "/ca.crt";
+              }).rfind("http.tls.client_auth:", 0),
+              0u);
+}
