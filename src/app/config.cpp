@@ -380,7 +380,10 @@ Result<Config> load(const std::string& path) {
 std::vector<std::vector<std::string>> describe(const Config& c) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& k : keys()) {
-        rows.push_back({k.name, env_name(k.name), k.get(c), k.help});
+        // Secrets are never printed, only whether they are set.
+        const bool secret = std::string_view(k.name).find("password") != std::string_view::npos;
+        auto value = k.get(c);
+        rows.push_back({k.name, env_name(k.name), secret && !value.empty() ? "(set)" : value, k.help});
     }
     return rows;
 }

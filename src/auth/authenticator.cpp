@@ -190,6 +190,9 @@ Result<Principal> Authenticator::login(std::string_view user, std::string_view s
     audit(user, "user", address, "failed", checked.error().detail);
     for (const auto& [key, st] : {std::pair{&user_key, us}, std::pair{&ip_key, is}}) {
         if (st.locked_until > now) {
+            // Remembered Basic credentials must not outlive a lockout on this node.
+            std::lock_guard lock(mu_);
+            cache_.clear();
             audit(user, "user", address, "lockout", *key + " locked for " + std::to_string(st.locked_until - now) + "s");
         }
     }

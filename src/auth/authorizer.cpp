@@ -10,12 +10,22 @@ std::string_view namespace_of(std::string_view repo) {
 
 Result<unsigned> Authorizer::actions(const Principal& p, std::string_view repo) {
     if (p.admin) {
+        // Still live and still an administrator (a bearer token may outlive either).
+        DERMAGA_TRY(u, store_.user_by_id(p.id));
+        if (!u || u->disabled || !u->admin) {
+            auto demoted = p;
+            demoted.admin = false;
+            return u && !u->disabled ? actions(demoted, repo) : Result<unsigned>(0u);
+        }
         return kAllActions & p.scope;
     }
     const auto ns = namespace_of(repo);
     DERMAGA_TRY(f, store_.access_facts(p.kind_name(), p.id, ns, repo));
+    if (!f.subject_live) {
+        return 0u;
+    }
     int role = std::max(f.org_role, f.repo_role);
-    if (p.kind == Principal::Kind::user && f.ns && f.ns->kind == "user" && f.ns->name == p.name) {
+    if (p.kind == Principal::Kind::user && f.ns && f.ns->id == f.subject_ns_id) {
         role = static_cast<int>(Role::admin);
     }
     unsigned out = actions_of(static_cast<Role>(std::clamp(role, 0, 4)));
@@ -30,13 +40,16 @@ Result<unsigned> Authorizer::actions(const Principal& p, std::string_view repo) 
 
 Result<Role> Authorizer::org_role(const Principal& p, std::string_view org) {
     if (p.admin && (p.scope & manage)) {
-        return Role::admin;
+        DERMAGA_TRY(u, store_.user_by_id(p.id));
+        if (u && u->admin && !u->disabled) {
+            return Role::admin;
+        }
     }
     if (p.kind != Principal::Kind::user) {
         return Role::none;
     }
     DERMAGA_TRY(f, store_.access_facts("user", p.id, org, std::string(org) + "/"));
-    if (!f.ns || f.ns->kind != "org") {
+    if (!f.subject_live || !f.ns || f.ns->kind != "org") {
         return Role::none;
     }
     auto role = static_cast<Role>(std::clamp(f.org_role, 0, 4));

@@ -120,6 +120,10 @@ struct AccessFacts {
     std::string repo_visibility;     ///< "" when the repository has no setting of its own
     int org_role = 0;                ///< best organisation-wide role (membership, teams, robot role)
     int repo_role = 0;               ///< best role granted on this repository
+    /// The subject still exists and is enabled (always true for anonymous). A credential
+    /// issued to a deleted or disabled account must grant nothing, not even public pulls.
+    bool subject_live = true;
+    std::int64_t subject_ns_id = 0;  ///< a user's own namespace id
 };
 
 struct LoginState {

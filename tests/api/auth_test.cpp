@@ -173,6 +173,21 @@ TEST_F(Auth, PasswordChangeAndDisableTakeEffectAtOnce) {
     EXPECT_EQ(http().get("/v2/", basic("alice", "a-new-password-2")).status, 401u);
 }
 
+TEST_F(Auth, BearerTokensDieWithTheirAccountOrAdminRole) {
+    auto t = token(as("alice"), "repository:alice/app:pull,push");
+    auto root_t = token(as("root"), "repository:bob/app:pull,push");
+    EXPECT_EQ(http().post("/v2/alice/app/blobs/uploads/", {}, bearer(t)).status, 202u);
+    EXPECT_EQ(http().post("/v2/bob/app/blobs/uploads/", {}, bearer(root_t)).status, 202u);
+    auto alice = **store_->user("alice");
+    alice.disabled = true;
+    ASSERT_TRUE(store_->update_user(alice));
+    EXPECT_EQ(http().post("/v2/alice/app/blobs/uploads/", {}, bearer(t)).status, 401u);
+    auto root = **store_->user("root");
+    root.admin = false;
+    ASSERT_TRUE(store_->update_user(root));
+    EXPECT_EQ(http().post("/v2/bob/app/blobs/uploads/", {}, bearer(root_t)).status, 401u);
+}
+
 TEST_F(Auth, RobotAndPersonalTokenCredentials) {
     add_org("acme");
     const auto secret = auth::new_secret("dmg_robot_");

@@ -532,6 +532,19 @@ Result<AccessFacts> SqliteAuthStore::access_facts(std::string_view kind, std::in
         return static_cast<int>(s.int64(0));
     };
     const std::int64_t ns_id = f.ns ? f.ns->id : -1;
+    if (kind == "user" || kind == "robot") {
+        PREPARE(s, *c, kind == "user" ? "SELECT disabled, ns_id FROM users WHERE id = ?1"
+                                      : "SELECT disabled, 0 FROM robots WHERE id = ?1");
+        s.bind(1, id);
+        using Subject = std::pair<bool, std::int64_t>;  // disabled, own namespace
+        auto read = [](Stmt& st) { return Subject{st.int64(0) != 0, st.int64(1)}; };
+        DERMAGA_TRY(subject, one_row<Subject>(*c, s, "select subject", read));
+        f.subject_live = subject && !subject->first;
+        f.subject_ns_id = subject ? subject->second : 0;
+        if (!f.subject_live) {
+            return f;
+        }
+    }
     if (kind == "user") {
         DERMAGA_TRY(org_role,
                     max_of("SELECT COALESCE(MAX(r), 0) FROM ("
