@@ -2,7 +2,9 @@
 // Organisations, teams, robots, tokens and repositories are in admin_org.cpp.
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <ctime>
 #include <set>
 
 #include "auth/admin_detail.hpp"
@@ -54,6 +56,33 @@ std::optional<std::int64_t> parse_duration(std::string_view s) {
         return std::nullopt;
     }
     return n * unit;
+}
+
+std::optional<std::int64_t> parse_time_ms(std::string_view s) {
+    if (s.empty()) {
+        return std::nullopt;
+    }
+    if (s.find_first_not_of("0123456789") == std::string_view::npos) {
+        auto secs = parse_duration(s);
+        return secs ? std::optional<std::int64_t>(*secs * 1000) : std::nullopt;
+    }
+    std::tm tm{};
+    const std::string text(s);
+    const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (end == nullptr) {
+        return std::nullopt;
+    }
+    std::string_view rest(end);
+    if (!rest.empty() && rest.front() == '.') {  // fractional seconds are ignored
+        rest.remove_prefix(1);
+        while (!rest.empty() && std::isdigit(static_cast<unsigned char>(rest.front()))) {
+            rest.remove_prefix(1);
+        }
+    }
+    if (rest != "Z" && rest != "z" && rest != "+00:00") {
+        return std::nullopt;
+    }
+    return static_cast<std::int64_t>(timegm(&tm)) * 1000;
 }
 
 Result<void> check_name(std::string_view field, std::string_view name) {
@@ -322,6 +351,7 @@ Result<std::vector<meta::AuditRow>> Admin::audit(const Actor& a, meta::AuditQuer
         if (q.limit == 0 || q.limit > kMaxAuditPage) {
             return fail(errc::bad_input, "limit: must be 1 to 1000");
         }
+        s_.audit.flush();  // entries recorded just before the query are part of the answer
         if (a.principal.admin && manages(a.principal)) {
             return s_.store.query_audit(q);
         }

@@ -117,6 +117,9 @@ constexpr std::size_t kMaxAuditPage = 1000;
 /// "90d", "12h", "30m", "45s" or plain seconds → seconds; nullopt when malformed or negative.
 std::optional<std::int64_t> parse_duration(std::string_view s);
 
+/// An RFC 3339 UTC time ("2024-05-01T12:00:00Z") or Unix seconds → Unix milliseconds.
+std::optional<std::int64_t> parse_time_ms(std::string_view s);
+
 class Admin {
 public:
     explicit Admin(Services& s) : s_(s) {}
