@@ -188,7 +188,7 @@ Result<meta::UserRow> Admin::self_or_admin(const Actor& a, std::string_view name
     }
     DERMAGA_TRY(u, s_.store.user(name));
     if (!u) {
-        return fail(errc::not_found, "user " + std::string(name));
+        return fail(errc::not_found, "no such user " + std::string(name));
     }
     return std::move(*u);
 }
@@ -268,7 +268,7 @@ Result<meta::UserRow> Admin::update_user(const Actor& a, std::string_view name, 
         u.disabled = in.disabled.value_or(u.disabled);
         DERMAGA_TRY(found, s_.store.update_user(u));
         if (!found) {
-            return fail(errc::not_found, "user " + u.name);
+            return fail(errc::not_found, "no such user " + u.name);
         }
         return redacted(std::move(u));
     });
@@ -279,12 +279,12 @@ Result<void> Admin::delete_user(const Actor& a, std::string_view name) {
         DERMAGA_CHECK(require_global_admin(a));
         DERMAGA_TRY(u, s_.store.user(name));
         if (!u) {
-            return fail(errc::not_found, "user " + std::string(name));
+            return fail(errc::not_found, "no such user " + std::string(name));
         }
         DERMAGA_CHECK(keep_an_admin(*u, nullptr));
         DERMAGA_TRY(found, s_.store.delete_user(name));
         if (!found) {
-            return fail(errc::not_found, "user " + std::string(name));
+            return fail(errc::not_found, "no such user " + std::string(name));
         }
         return {};
     });

@@ -16,7 +16,7 @@ inline Error lift(const Error& e) {
         return e;
     }
     if (e.code == meta::errc::not_found) {
-        return Error{make_error_code(errc::not_found), e.detail};
+        return Error{make_error_code(errc::not_found), "no such " + e.detail};
     }
     if (e.code == meta::errc::conflict) {
         return Error{make_error_code(errc::conflict), e.detail};

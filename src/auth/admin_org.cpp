@@ -64,7 +64,7 @@ Result<meta::NamespaceRow> Admin::get_org(const Actor& a, std::string_view org) 
         DERMAGA_CHECK(require_org_reader(a, org));
         DERMAGA_TRY(ns, s_.store.namespace_row(org));
         if (!ns || ns->kind != "org") {
-            return fail(errc::not_found, "organisation " + std::string(org));
+            return fail(errc::not_found, "no such organisation " + std::string(org));
         }
         return std::move(*ns);
     });
@@ -91,7 +91,7 @@ Result<meta::NamespaceRow> Admin::update_org(const Actor& a, std::string_view or
         DERMAGA_CHECK(require_org_admin(a, org));
         DERMAGA_TRY(ns, s_.store.namespace_row(org));
         if (!ns || ns->kind != "org") {
-            return fail(errc::not_found, "organisation " + std::string(org));
+            return fail(errc::not_found, "no such organisation " + std::string(org));
         }
         if (in.default_visibility) {
             DERMAGA_CHECK(check_visibility("default_visibility", *in.default_visibility));
@@ -111,7 +111,7 @@ Result<void> Admin::delete_org(const Actor& a, std::string_view org) {
         DERMAGA_CHECK(require_global_admin(a));
         DERMAGA_TRY(found, s_.store.delete_org(org));
         if (!found) {
-            return fail(errc::not_found, "organisation " + std::string(org));
+            return fail(errc::not_found, "no such organisation " + std::string(org));
         }
         return {};
     });
@@ -150,7 +150,7 @@ Result<std::vector<meta::TeamRow>> Admin::list_teams(const Actor& a, std::string
         DERMAGA_CHECK(require_org_reader(a, org));
         DERMAGA_TRY(exists, org_exists(org));
         if (!exists) {
-            return fail(errc::not_found, "organisation " + std::string(org));
+            return fail(errc::not_found, "no such organisation " + std::string(org));
         }
         return s_.store.teams(org);
     });
@@ -176,7 +176,7 @@ Result<void> Admin::delete_team(const Actor& a, std::string_view org, std::strin
         DERMAGA_CHECK(require_org_admin(a, org));
         DERMAGA_TRY(found, s_.store.delete_team(org, team));
         if (!found) {
-            return fail(errc::not_found, "team " + std::string(team));
+            return fail(errc::not_found, "no such team " + std::string(team));
         }
         return {};
     });
@@ -228,7 +228,7 @@ Result<CreatedRobot> Admin::create_robot(const Actor& a, std::string_view org, c
         }
         DERMAGA_TRY(exists, org_exists(org));
         if (!exists) {
-            return fail(errc::not_found, "organisation " + std::string(org));
+            return fail(errc::not_found, "no such organisation " + std::string(org));
         }
         CreatedRobot out;
         out.secret = new_secret(kRobotPrefix);
@@ -253,7 +253,7 @@ Result<void> Admin::delete_robot(const Actor& a, std::string_view org, std::stri
         DERMAGA_CHECK(require_org_admin(a, org));
         DERMAGA_TRY(found, s_.store.delete_robot(org, name));
         if (!found) {
-            return fail(errc::not_found, "robot " + std::string(name));
+            return fail(errc::not_found, "no such robot " + std::string(name));
         }
         return {};
     });
