@@ -2,6 +2,7 @@
 
 #include "api/access.hpp"
 #include "api/handlers.hpp"
+#include "api/mgmt/endpoint.hpp"
 #include "api/token.hpp"
 #include "api/oci_errors.hpp"
 #include "core/log.hpp"
@@ -103,6 +104,8 @@ awaitable<http::Response> Api::handle(http::Request& req) {
     try {
         if (req.path() == "/token" && gate_) {
             r = co_await token_endpoint(*gate_, req, blocking_);
+        } else if (is_mgmt_path(req.path())) {
+            co_return co_await mgmt_endpoint(gate_, req, blocking_);
         } else {
             r = co_await dispatch(req);
         }

@@ -1,0 +1,47 @@
+#include "app/operator.hpp"
+
+#include <filesystem>
+#include <stdexcept>
+
+#include "app/bootstrap.hpp"
+#include "core/clock.hpp"
+#include "meta/sqlite/sqlite_meta_store.hpp"
+
+namespace dermaga::app {
+
+namespace {
+std::string prepared_sqlite_path(const Config& c) {
+    std::error_code ec;
+    std::filesystem::create_directories(c.data_dir, ec);
+    if (ec) {
+        throw std::runtime_error("data directory " + c.data_dir + ": " + ec.message());
+    }
+    return c.sqlite_path();
+}
+}  // namespace
+
+struct Operator::Impl {
+    explicit Impl(const Config& c)
+        : meta(prepared_sqlite_path(c), 2),
+          store(meta.auth_store()),
+          services(make_auth_services(c, *store, clock)),
+          admin(*services) {}
+    SystemClock clock;
+    meta::SqliteMetaStore meta;
+    std::unique_ptr<meta::AuthStore> store;
+    std::unique_ptr<auth::Services> services;
+    auth::Admin admin;
+};
+
+Operator::Operator(const Config& config) : impl_(std::make_unique<Impl>(config)) {
+    if (auto r = impl_->services->tokens.init(); !r) {
+        throw std::runtime_error("token signing keys: " + r.error().detail);
+    }
+}
+
+Operator::~Operator() { impl_->services->audit.flush(); }
+
+auth::Services& Operator::services() { return *impl_->services; }
+auth::Admin& Operator::admin() { return impl_->admin; }
+
+}  // namespace dermaga::app
