@@ -10,7 +10,7 @@ BUILD_DEPS := build-essential cmake ninja-build pkg-config libboost1.81-dev libs
               libsqlite3-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev \
               libyaml-cpp-dev libexpected-dev libgtest-dev libgmock-dev libbenchmark-dev \
               libsodium-dev libcrypt-dev libldap-dev
-TEST_DEPS  := curl jq openssl python3 iproute2 skopeo podman buildah containerd umoci busybox-static \
+TEST_DEPS  := curl jq openssl python3 iproute2 sqlite3 skopeo podman buildah containerd umoci busybox-static \
               docker-registry slapd ldap-utils
 DOCKER_DEP := $(if $(shell command -v docker 2>/dev/null),,docker.io)
 

@@ -111,7 +111,11 @@ asio::awaitable<Identified> Gate::identify(http::Request& req) {
             out.caller = std::move(caller);  // anonymous
             co_return out;
         }
-        auto p = co_await run_blocking(blocking_, [&, cn = std::string(cn)] { return services_.authn.certificate(cn, address); });
+        // Capture by reference only: GCC 12 destroys a by-value coroutine argument built from a
+        // lambda temporary twice when the lambda owns a std::string (double free on every
+        // certificate login).
+        const std::string user(cn);
+        auto p = co_await run_blocking(blocking_, [&] { return services_.authn.certificate(user, address); });
         if (!p) {
             out.refusal = error_response(p.error());
             co_return out;
