@@ -134,6 +134,11 @@ asio::awaitable<Identified> Gate::identify(http::Request& req) {
             co_return out;
         }
         caller.principal = g->principal;
+        if (caller.principal.admin) {
+            // The token's admin claim holds only while the account is still an administrator.
+            auto u = co_await run_blocking(blocking_, [&] { return services_.store.user_by_id(caller.principal.id); });
+            caller.principal.admin = u && *u && (*u)->admin && !(*u)->disabled;
+        }
         caller.grant = std::move(*g);
         out.caller = std::move(caller);
         co_return out;

@@ -40,6 +40,9 @@ struct Principal {
     unsigned scope = kAllActions;  ///< a personal access token narrows what the account may do
     std::int64_t token_id = 0;     ///< the personal access token used, if any
     std::string method;            ///< how they authenticated: password, token, robot, ldap, bearer, certificate
+    /// The local operator (the CLI on the server machine): an administrator with no account
+    /// behind it, so account checks do not apply.
+    bool local_operator = false;
 
     bool anonymous() const { return kind == Kind::anonymous; }
     const char* kind_name() const;

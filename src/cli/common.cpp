@@ -55,6 +55,7 @@ void on_run(CLI::App* cmd, const Common& o, int& rc, Action action) {
             actor.principal.kind = auth::Principal::Kind::user;
             actor.principal.name = "cli";
             actor.principal.admin = true;
+            actor.principal.local_operator = true;
             actor.principal.method = "local";
             actor.audit_name = std::string("cli:") + (user && *user ? user : "unknown");
             actor.address = "local";
