@@ -71,6 +71,7 @@ struct Global {
   uint64_t seed = 0;
   std::string runid;
   std::string prefix = "bench";
+  std::string authorization;  // sent as "Authorization:" on every request when not empty
 };
 
 inline Global G;  // set once by main() before any scenario runs

@@ -65,6 +65,7 @@ class Conn {
     head.reserve(512);
     head.append(method).append(" ").append(target).append(" HTTP/1.1\r\nHost: ");
     head.append(G.hostport).append("\r\nUser-Agent: dermaga-loadgen/1\r\n");
+    if (!G.authorization.empty()) head.append("Authorization: ").append(G.authorization).append("\r\n");
     for (const auto& [k, v] : hdrs) head.append(k).append(": ").append(v).append("\r\n");
     const uint64_t blen = body ? body->len : 0;
     if (blen > 0 || method == "PUT" || method == "POST" || method == "PATCH")

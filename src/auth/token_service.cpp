@@ -97,7 +97,19 @@ Result<std::string> TokenService::issue(const Principal& p, const std::vector<Ac
     return encode_jwt(c, *key);
 }
 
+std::optional<Grant> TokenService::verified(std::string_view token) {
+    std::lock_guard lock(cache_mu_);
+    auto it = cache_.find(std::string(token));
+    if (it == cache_.end() || it->second.exp + options_.leeway <= clock_.now_unix()) {
+        return std::nullopt;
+    }
+    return it->second.grant;
+}
+
 Result<Grant> TokenService::verify(std::string_view token) {
+    if (auto g = verified(token)) {
+        return *g;
+    }
     DERMAGA_TRY(d, decode_jwt(token));
     const auto now = clock_.now_unix();
     std::optional<SigningKey> key;
@@ -153,6 +165,11 @@ Result<Grant> TokenService::verify(std::string_view token) {
     p.token_id = c.extra.value("pat", std::int64_t{0});
     p.scope = c.extra.value("scp", kAllActions);
     p.method = "bearer";
+    std::lock_guard lock(cache_mu_);
+    if (cache_.size() >= 10000) {
+        cache_.clear();  // bounded; only costs re-verification
+    }
+    cache_.emplace(std::string(token), Remembered{g, c.exp});
     return g;
 }
 

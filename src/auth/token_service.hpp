@@ -4,6 +4,8 @@
 // with the same set; a key is generated on first start and rotated on demand.
 
 #include <mutex>
+#include <optional>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -44,8 +46,11 @@ public:
     /// A signed access token for `p` granting `access`. Blocking only when keys reload.
     Result<std::string> issue(const Principal& p, const std::vector<AccessEntry>& access);
     /// Verifies signature (by kid), alg, issuer, audience, iat/nbf/exp. Errors:
-    /// errc::unauthenticated with the reason.
+    /// errc::unauthenticated with the reason. Verified tokens are remembered until they expire.
     Result<Grant> verify(std::string_view token);
+    /// A token verify() accepted before and that has not expired; never blocks, so it may run
+    /// on an I/O thread. nullopt: call verify().
+    std::optional<Grant> verified(std::string_view token);
 
     /// A new refresh token for `p` (users, robots, or the personal access token used).
     Result<std::string> issue_refresh(const Principal& p);
@@ -60,6 +65,13 @@ private:
     std::mutex mu_;
     std::vector<std::pair<SigningKey, std::int64_t>> keys_;  ///< with retired_at; newest first
     std::int64_t loaded_at_ = 0;
+
+    struct Remembered {
+        Grant grant;
+        std::int64_t exp = 0;
+    };
+    std::mutex cache_mu_;
+    std::unordered_map<std::string, Remembered> cache_;  ///< by the whole token text
 };
 
 }  // namespace dermaga::auth
