@@ -147,6 +147,85 @@ pick_port() {
     die "no free port found"
 }
 
+# containerd_start NAME: a private containerd (state under $E2E_WORK/containerd, socket under
+# the private /run, which keeps the path short); sets CD, CD_SOCK and CD_PID. containerd_stop
+# stops it by PID and unmounts what its snapshots left mounted.
+CD_PID=
+containerd_start() {
+    CD=$E2E_WORK/containerd
+    local run=/run/dermaga-e2e/$1 i
+    CD_SOCK=$run/containerd.sock
+    mkdir -p "$CD/root" "$CD/opt" "$run/state"
+    cat >"$CD/config.toml" <<EOF
+version = 2
+root = "$CD/root"
+state = "$run/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$CD_SOCK"
+[ttrpc]
+  address = "$run/containerd.sock.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$CD/opt"
+EOF
+    containerd --config "$CD/config.toml" >"$E2E_WORK/containerd.log" 2>&1 &
+    CD_PID=$!
+    for ((i = 0; i < 100; i++)); do
+        ctr -a "$CD_SOCK" version >/dev/null 2>&1 && { log "containerd pid $CD_PID on $CD_SOCK"; return 0; }
+        kill -0 "$CD_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    tail -n 30 "$E2E_WORK/containerd.log" >&2
+    die "containerd not ready"
+}
+containerd_stop() {
+    if [[ -n $CD_PID ]]; then
+        kill -TERM "$CD_PID" 2>/dev/null
+        local i
+        for ((i = 0; i < 50; i++)); do kill -0 "$CD_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$CD_PID" 2>/dev/null
+        wait "$CD_PID" 2>/dev/null
+        CD_PID=
+    fi
+    grep -o " $E2E_WORK/containerd/[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
+    return 0
+}
+
+# serve_dermaga NAME DATA_DIR [VAR=VALUE…]: `dermaga serve` on a free 127.0.0.1 port with the
+# given environment; returns once /healthz answers 200, non-zero (after printing the server's
+# stderr) when it never does. The scheme is $SRV_SCHEME (default http); SRV_CURL holds extra
+# curl options for the health check (--cacert, a client certificate). A port taken between
+# picking and binding is retried. Sets SRV (host:port), SRV_URL, SRV_PID and SRV_ERR (stderr;
+# stdout goes to $E2E_WORK/NAME.serve.out); the PID is appended to $PIDS.
+SRV_CURL=()
+serve_dermaga() {
+    local name=$1 data=$2 i attempt
+    shift 2
+    SRV_ERR=$E2E_WORK/$name.serve.err
+    for ((attempt = 0; attempt < 3; attempt++)); do
+        SRV=127.0.0.1:$(pick_port)
+        SRV_URL=${SRV_SCHEME:-http}://$SRV
+        env "$@" setsid "$DERMAGA" serve --addr "$SRV" --data "$data" >"$E2E_WORK/$name.serve.out" 2>"$SRV_ERR" &
+        SRV_PID=$!
+        echo "$SRV_PID" >>"$PIDS"
+        for ((i = 0; i < 200; i++)); do
+            [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "${SRV_CURL[@]}" "$SRV_URL/healthz") == 200 ]] &&
+                return 0
+            kill -0 "$SRV_PID" 2>/dev/null || break
+            sleep 0.05
+        done
+        grep -q "Address already in use" "$SRV_ERR" || break
+        wait "$SRV_PID" 2>/dev/null || true
+    done
+    cat "$SRV_ERR" >&2
+    echo "dermaga ($name) did not become healthy on $SRV_URL" >&2
+    return 1
+}
+
 # registry_start: sets REG (127.0.0.1:PORT), REG_URL, REG_PID, REG_DATA, REG_LOG.
 # The registry runs in its own session (setsid), so REG_PID is also its process-group id and
 # registry_stop can end helper processes a custom REGISTRY_CMD may have spawned.

@@ -63,41 +63,20 @@ cp "$PKI/admin.key" "$MCERTS/admin.key"
 e2e_test_cleanup() {
     local p
     while read -r p; do kill -KILL "$p" 2>/dev/null || true; done <"$PIDS"
-    if [[ -n ${CD_PID:-} ]]; then
-        kill -TERM "$CD_PID" 2>/dev/null
-        for _ in $(seq 1 50); do kill -0 "$CD_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$CD_PID" 2>/dev/null
-        wait "$CD_PID" 2>/dev/null
-    fi
-    grep -o " $W/containerd/[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
-    return 0
+    containerd_stop
 }
 
 # srv_start NAME [VAR=VALUE…]: sets SRV (127.0.0.1:PORT), SRV_URL, SRV_PID, SRV_ERR; ready
 # when /healthz answers 200 over verified https.
 srv_start() {
-    local name=$1 i attempt
+    local name=$1
     shift
-    SRV_ERR=$W/$name.serve.err
-    for ((attempt = 0; attempt < 3; attempt++)); do
-        SRV=127.0.0.1:$(pick_port)
-        SRV_URL=https://$SRV
-        env DERMAGA_AUTH_ENABLED=true DERMAGA_BOOTSTRAP_ADMIN_PASSWORD="$PW" \
-            DERMAGA_HTTP_TLS_CERT="$PKI/server.crt" DERMAGA_HTTP_TLS_KEY="$PKI/server.key" "$@" \
-            setsid "$DERMAGA" serve --addr "$SRV" --data "$DATA" >/dev/null 2>"$SRV_ERR" &
-        SRV_PID=$!
-        echo "$SRV_PID" >>"$PIDS"
-        for ((i = 0; i < 200; i++)); do
-            [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$CA" "$SRV_URL/healthz") == 200 ]] &&
-                { log "dermaga ($name) pid $SRV_PID on $SRV_URL"; return 0; }
-            kill -0 "$SRV_PID" 2>/dev/null || break
-            sleep 0.05
-        done
-        grep -q "Address already in use" "$SRV_ERR" || break
-        wait "$SRV_PID" 2>/dev/null || true
-    done
-    cat "$SRV_ERR" >&2
-    die "dermaga ($name) did not become healthy on $SRV_URL"
+    SRV_SCHEME=https
+    SRV_CURL=(--cacert "$CA")
+    serve_dermaga "$name" "$DATA" DERMAGA_AUTH_ENABLED=true DERMAGA_BOOTSTRAP_ADMIN_PASSWORD="$PW" \
+        DERMAGA_HTTP_TLS_CERT="$PKI/server.crt" DERMAGA_HTTP_TLS_KEY="$PKI/server.key" "$@" ||
+        die "dermaga ($name) did not become healthy"
+    log "dermaga ($name) pid $SRV_PID on $SRV_URL"
 }
 
 srv_stop() {
@@ -191,38 +170,7 @@ skopeo_flow() {
     assert_eq "$(status -u "admin:$PW" "$SRV_URL/v2/admin/sk-anon/tags/list")" 404 "refused push left no repo"
 }
 
-# --- private containerd (as test_ctr.sh) ------------------------------------------------------
-CD=$W/containerd
-CD_RUN=/run/dermaga-e2e/containerd-auth
-CD_SOCK=$CD_RUN/containerd.sock
-start_containerd() {
-    mkdir -p "$CD/root" "$CD/opt" "$CD_RUN/state"
-    cat >"$CD/config.toml" <<EOF
-version = 2
-root = "$CD/root"
-state = "$CD_RUN/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$CD_SOCK"
-[ttrpc]
-  address = "$CD_RUN/containerd.sock.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$CD/opt"
-EOF
-    containerd --config "$CD/config.toml" >"$W/containerd.log" 2>&1 &
-    CD_PID=$!
-    for _ in $(seq 1 100); do
-        ctr -a "$CD_SOCK" version >/dev/null 2>&1 && return 0
-        kill -0 "$CD_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    tail -n 30 "$W/containerd.log" >&2
-    die "containerd not ready"
-}
+# --- private containerd (lib.sh) ------------------------------------------------------------
 c() { ctr -a "$CD_SOCK" -n e2e-auth "$@"; }
 
 # ctr_hosts DIR [CA]: a hosts dir naming the registry as https, with CA trusted if given.
@@ -339,7 +287,7 @@ audit() {
 t_run "anonymous: 401 + Bearer challenge naming https://…/token; push refused" anonymous
 t_run "podman login (wrong password fails) / push / pull / logout → auth error" podman_flow
 t_run "skopeo --creds copy + inspect; without or with wrong creds refused" skopeo_flow
-start_containerd
+containerd_start containerd-auth
 t_run "ctr pull/push --user, CA in hosts.toml; anonymous or CA unknown refused" ctr_flow
 t_run "docker CLI: config.json auths: manifest inspect; none or wrong refused" docker_flow
 srv_stop

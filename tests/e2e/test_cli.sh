@@ -16,23 +16,7 @@ dm() { "$DERMAGA" "$@" --data "$DATA"; }
 
 # srv_start: dermaga serve with access control on; sets SRV_URL, SRV_PID.
 srv_start() {
-    local i attempt
-    for ((attempt = 0; attempt < 3; attempt++)); do
-        SRV=127.0.0.1:$(pick_port)
-        SRV_URL=http://$SRV
-        env DERMAGA_AUTH_ENABLED=true setsid "$DERMAGA" serve --addr "$SRV" --data "$DATA" \
-            >"$E2E_WORK/serve.out" 2>"$E2E_WORK/serve.err" &
-        SRV_PID=$!
-        echo "$SRV_PID" >>"$PIDS"
-        for ((i = 0; i < 200; i++)); do
-            [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$SRV_URL/healthz") == 200 ]] && return 0
-            kill -0 "$SRV_PID" 2>/dev/null || break
-            sleep 0.05
-        done
-        grep -q "Address already in use" "$E2E_WORK/serve.err" || break
-    done
-    cat "$E2E_WORK/serve.err" >&2
-    fail "dermaga did not become healthy"
+    serve_dermaga cli "$DATA" DERMAGA_AUTH_ENABLED=true || fail "dermaga did not become healthy"
 }
 
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }

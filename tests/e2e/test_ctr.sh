@@ -13,56 +13,8 @@ MULTI=$(oci_digest "$FIX" multi)
 W=$E2E_WORK
 
 # --- private containerd ----------------------------------------------------------------------
-CD=$W/containerd
-CD_RUN=/run/dermaga-e2e/containerd      # private /run (overlay) keeps the socket path short
-CD_SOCK=$CD_RUN/containerd.sock
-CD_PID=
-mkdir -p "$CD/root" "$CD/opt" "$CD_RUN/state"
-cat >"$CD/config.toml" <<EOF
-version = 2
-root = "$CD/root"
-state = "$CD_RUN/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-
-[grpc]
-  address = "$CD_SOCK"
-
-[ttrpc]
-  address = "$CD_RUN/containerd.sock.ttrpc"
-
-[debug]
-  address = ""
-
-[metrics]
-  address = ""
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$CD/opt"
-EOF
-
-e2e_test_cleanup() {
-    if [[ -n $CD_PID ]]; then
-        kill -TERM "$CD_PID" 2>/dev/null
-        local i
-        for i in $(seq 1 50); do kill -0 "$CD_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$CD_PID" 2>/dev/null
-        wait "$CD_PID" 2>/dev/null
-        CD_PID=
-    fi
-    # leftover snapshot mounts (ctr images mount) would keep the work dir busy
-    grep -o " $CD/[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
-    return 0
-}
-
-containerd --config "$CD/config.toml" >"$W/containerd.log" 2>&1 &
-CD_PID=$!
-for _ in $(seq 1 100); do
-    ctr -a "$CD_SOCK" version >/dev/null 2>&1 && break
-    kill -0 "$CD_PID" 2>/dev/null || { tail -n 30 "$W/containerd.log" >&2; die "containerd died"; }
-    sleep 0.1
-done
-ctr -a "$CD_SOCK" version >/dev/null || { tail -n 30 "$W/containerd.log" >&2; die "containerd not ready"; }
-log "containerd pid $CD_PID on $CD_SOCK"
+e2e_test_cleanup() { containerd_stop; }
+containerd_start containerd
 
 c() { ctr -a "$CD_SOCK" "$@"; }
 

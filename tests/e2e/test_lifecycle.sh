@@ -14,30 +14,10 @@ e2e_test_cleanup() {
     while read -r p; do kill -KILL "$p" 2>/dev/null || true; done <"$PIDS"
 }
 
-# srv_start NAME DATA_DIR [VAR=VALUE…]: dermaga serve on a free port with the given environment;
-# stderr to $E2E_WORK/NAME.serve.err. Sets SRV_PID, SRV (host:port), SRV_URL, SRV_ERR.
+# srv_start NAME DATA_DIR [VAR=VALUE…]: serve_dermaga (lib.sh), failing the step when the server
+# never becomes healthy.
 srv_start() {
-    local name=$1 data=$2 i attempt
-    shift 2
-    SRV_ERR=$E2E_WORK/$name.serve.err
-    # A port picked free can be taken (by any ephemeral connection) before dermaga binds it:
-    # on "Address already in use", pick another one.
-    for ((attempt = 0; attempt < 3; attempt++)); do
-        SRV=127.0.0.1:$(pick_port)
-        SRV_URL=http://$SRV
-        env "$@" setsid "$DERMAGA" serve --addr "$SRV" --data "$data" >"$E2E_WORK/$name.serve.out" 2>"$SRV_ERR" &
-        SRV_PID=$!
-        echo "$SRV_PID" >>"$PIDS"
-        for ((i = 0; i < 200; i++)); do
-            [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$SRV_URL/healthz") == 200 ]] && return 0
-            kill -0 "$SRV_PID" 2>/dev/null || break
-            sleep 0.05
-        done
-        grep -q "Address already in use" "$SRV_ERR" || break
-        wait "$SRV_PID" 2>/dev/null || true
-    done
-    cat "$SRV_ERR" >&2
-    fail "dermaga ($name) did not become healthy on $SRV"
+    serve_dermaga "$@" || fail "dermaga ($1) did not become healthy"
 }
 
 # srv_wait PID SECONDS: waits (bounded) for a child of this shell to exit; sets EXIT_RC.

@@ -63,27 +63,12 @@ install_cert() {
 # srv_start NAME [VAR=VALUE…]: dermaga serve with TLS from $LIVE on a free port, healthy over
 # https (verified). Sets SRV_PID, SRV, SRV_URL, SRV_ERR.
 srv_start() {
-    local name=$1 i attempt
+    local name=$1
     shift
-    SRV_ERR=$E2E_WORK/$name.serve.err
-    for ((attempt = 0; attempt < 3; attempt++)); do
-        SRV=127.0.0.1:$(pick_port)
-        SRV_URL=https://$SRV
-        env DERMAGA_HTTP_TLS_CERT="$LIVE/tls.crt" DERMAGA_HTTP_TLS_KEY="$LIVE/tls.key" "$@" \
-            setsid "$DERMAGA" serve --addr "$SRV" --data "$E2E_WORK/$name.data" >/dev/null 2>"$SRV_ERR" &
-        SRV_PID=$!
-        echo "$SRV_PID" >>"$PIDS"
-        for ((i = 0; i < 200; i++)); do
-            [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$CA" "$SRV_URL/healthz" \
-                "${SRV_CLIENT_CERT[@]}") == 200 ]] && return 0
-            kill -0 "$SRV_PID" 2>/dev/null || break
-            sleep 0.05
-        done
-        grep -q "Address already in use" "$SRV_ERR" || break
-        wait "$SRV_PID" 2>/dev/null || true
-    done
-    cat "$SRV_ERR" >&2
-    fail "dermaga ($name) did not become healthy on $SRV_URL"
+    SRV_SCHEME=https
+    SRV_CURL=(--cacert "$CA" "${SRV_CLIENT_CERT[@]}")
+    serve_dermaga "$name" "$E2E_WORK/$name.data" DERMAGA_HTTP_TLS_CERT="$LIVE/tls.crt" \
+        DERMAGA_HTTP_TLS_KEY="$LIVE/tls.key" "$@" || fail "dermaga ($name) did not become healthy"
 }
 SRV_CLIENT_CERT=()
 
