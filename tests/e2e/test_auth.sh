@@ -282,6 +282,15 @@ audit() {
     audit_at_least 1 "action='access' and outcome='denied' and actor_kind='anonymous' and object='admin/anon'" "anonymous push denied"
     audit_at_least 1 "action='access' and outcome='denied' and actor_kind='anonymous' and object='admin/sk-anon'" "skopeo anonymous push denied"
     audit_at_least 1 "address like '127.0.0.1%'" "client address recorded"
+    # The password was sent many times (Basic, /token, podman, skopeo, ctr, docker): it must
+    # appear in no log line and no audit entry.
+    local f
+    grep -q '"event":"request"' "$E2E_WORK/main.serve.err" || fail "no access log to search"
+    for f in "$E2E_WORK"/*.serve.err "$E2E_WORK"/*.serve.out; do
+        ! grep -qF "$PW" "$f" || fail "the admin password appears in $f"
+    done
+    assert_eq "$(sqlite3 -readonly "$DATA/meta.db" "select count(*) from audit where detail like '%$PW%' or object like '%$PW%'")" 0 \
+        "password in the audit trail"
 }
 
 t_run "anonymous: 401 + Bearer challenge naming https://…/token; push refused" anonymous
@@ -294,6 +303,6 @@ srv_stop
 srv_start mtls DERMAGA_HTTP_TLS_CLIENT_CA="$PKI/clientca.crt" DERMAGA_HTTP_TLS_CLIENT_AUTH=optional
 t_run "mTLS optional: CN=admin certificate logs in (curl, skopeo cert dir)" mtls_flow
 t_run "lockout: 10 wrong passwords → 429 + Retry-After, podman login refused" lockout
-t_run "audit rows: logins, failures, lockout, pushes, anonymous denials" audit
+t_run "audit rows: logins, failures, lockout, pushes, denials; no password in logs or audit" audit
 srv_stop
 e2e_finish
