@@ -290,6 +290,13 @@ Result<void> Admin::delete_user(const Actor& a, std::string_view name) {
     });
 }
 
+Result<void> Admin::unlock_user(const Actor& a, std::string_view name) {
+    return mutation(a, "user.unlock", "user:" + std::string(name), [&]() -> Result<void> {
+        DERMAGA_CHECK(require_global_admin(a));
+        return s_.store.login_unlock("user:" + std::string(name));
+    });
+}
+
 Result<ImportResult> Admin::import_htpasswd(const Actor& a, std::string_view text) {
     return mutation(a, "user.import", "system:htpasswd", [&]() -> Result<ImportResult> {
         DERMAGA_CHECK(require_global_admin(a));

@@ -130,6 +130,8 @@ public:
     Result<meta::UserRow> create_user(const Actor& a, const NewUser& in);
     Result<meta::UserRow> update_user(const Actor& a, std::string_view name, const UserUpdate& in);
     Result<void> delete_user(const Actor& a, std::string_view name);
+    /// Lifts a lockout of the user name (global administrators).
+    Result<void> unlock_user(const Actor& a, std::string_view name);
     /// Creates a user for every bcrypt entry of an htpasswd file; existing names are skipped.
     Result<ImportResult> import_htpasswd(const Actor& a, std::string_view text);
     Result<Me> me(const Actor& a);

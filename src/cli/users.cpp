@@ -1,4 +1,4 @@
-// dermaga user add|list|show|passwd|disable|enable|delete|import-htpasswd
+// dermaga user add|list|show|passwd|disable|enable|unlock|delete|import-htpasswd
 
 #include <fstream>
 #include <memory>
@@ -101,6 +101,14 @@ void add_user_commands(CLI::App& cli, Common& o, int& rc) {
             return set_disabled(admin, a, args->name, disabled);
         });
     }
+
+    auto* unlock = g->add_subcommand("unlock", "lift a lockout after failed logins");
+    unlock->add_option("NAME", args->name, "user name")->required();
+    on_run(unlock, o, rc, [args](auth::Admin& admin, const auth::Actor& a) -> Result<int> {
+        DERMAGA_CHECK(admin.unlock_user(a, args->name));
+        std::printf("user %s unlocked\n", args->name.c_str());
+        return 0;
+    });
 
     auto* del = g->add_subcommand("delete", "delete a user");
     del->add_option("NAME", args->name, "user name")->required();

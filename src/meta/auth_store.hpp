@@ -216,6 +216,8 @@ public:
     virtual Result<LoginState> login_failed(std::string_view key, std::int64_t now, std::int64_t window,
                                             std::int64_t threshold, std::int64_t lock_seconds) = 0;
     virtual Result<void> login_succeeded(std::string_view key) = 0;
+    /// Forgets the failures and any lock of `key` (an administrator's unlock).
+    virtual Result<void> login_unlock(std::string_view key) = 0;
 
     // Audit ---------------------------------------------------------------------------------
     /// Appends entries in one transaction (`at` set by the caller).

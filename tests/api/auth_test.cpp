@@ -88,6 +88,11 @@ TEST_F(Auth, RepeatedFailuresLockTheAccountAndShowInTheAudit) {
     EXPECT_FALSE(audit("login", "lockout").empty());
     EXPECT_GE(audit("login", "failed", 10).size(), 10u);
     EXPECT_FALSE(audit("login", "locked").empty());
+    // An administrator lifts it.
+    EXPECT_EQ(http().post("/api/v1/users/bob/unlock", {}, as("alice")).status, 403u);
+    EXPECT_EQ(http().post("/api/v1/users/bob/unlock", {}, as("root")).status, 204u);
+    EXPECT_EQ(http().get("/v2/", as("bob")).status, 200u);
+    EXPECT_FALSE(audit("user.unlock", "allowed").empty());
 }
 
 TEST_F(Auth, UploadSessionBelongsToItsOpener) {

@@ -126,6 +126,13 @@ std::optional<http::Response> users(Call& c) {
     if (p.size() == 2) {
         return user_item(c, p[1]);
     }
+    if (p.size() == 3 && p[2] == "unlock") {
+        if (c.method != M::post) {
+            return method_not_allowed("POST");
+        }
+        auto r = c.admin.unlock_user(c.actor, p[1]);
+        return r ? no_content() : failed(r.error());
+    }
     if (p.size() == 3 && p[2] == "tokens") {
         return tokens(c, p[1]);
     }

@@ -284,6 +284,14 @@ Result<void> SqliteAuthStore::login_succeeded(std::string_view key) {
     });
 }
 
+Result<void> SqliteAuthStore::login_unlock(std::string_view key) {
+    return pool_->write<void>([&](Connection& c) -> Result<void> {
+        PREPARE(s, c, "DELETE FROM login_failures WHERE key = ?1");
+        s.bind(1, key);
+        return exec_stmt(c, s, "unlock login");
+    });
+}
+
 // Audit -----------------------------------------------------------------------------------
 
 Result<void> SqliteAuthStore::append_audit(const std::vector<AuditRow>& rows) {

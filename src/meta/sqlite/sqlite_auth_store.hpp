@@ -69,6 +69,7 @@ public:
     Result<LoginState> login_failed(std::string_view key, std::int64_t now, std::int64_t window,
                                     std::int64_t threshold, std::int64_t lock_seconds) override;
     Result<void> login_succeeded(std::string_view key) override;
+    Result<void> login_unlock(std::string_view key) override;
 
     Result<void> append_audit(const std::vector<AuditRow>& rows) override;
     Result<std::vector<AuditRow>> query_audit(const AuditQuery& q) override;
