@@ -35,7 +35,7 @@ else
   CHUNKED=${BENCH_CHUNKED:-256M} REPOS=${BENCH_REPOS:-5000} TAGS=${BENCH_TAGS:-500}
 fi
 CAT_DUR=$(awk -v d="$DUR" 'BEGIN{print 2*d}')
-SCENARIOS=${BENCH_SCENARIOS:-"blob-push-huge blob-push-large blob-pull-large chunked-push small-image-push manifest-get tag-list mixed catalog-walk"}
+SCENARIOS=${BENCH_SCENARIOS:-"blob-push-huge blob-push-large blob-pull-large chunked-push small-image-push manifest-get tag-list mixed catalog-walk auth"}
 LG_MAX=240   # hard cap (s) per loadgen invocation
 SIDES=(dermaga distribution)
 
@@ -53,7 +53,7 @@ stop_server() {
   PID[$side]=""
 }
 cleanup() {
-  for s in "${SIDES[@]}"; do stop_server "$s"; done
+  for s in "${!PID[@]}"; do stop_server "$s"; done
   if [[ ${BENCH_KEEP:-0} == 1 ]]; then echo "run.sh: kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -140,6 +140,23 @@ huge() {  # blob-push-huge with RSS sampling; VmHWM reset via clear_refs first
   log "blob-push-huge: dermaga $(summary blob-push-huge dermaga) | distribution $(summary blob-push-huge distribution)"
 }
 
+# What access control costs Dermaga (Distribution has no built-in token server, so the pairs
+# above run without authentication on both sides): manifest GET with a bearer token from
+# /token, and with HTTP Basic, on a second Dermaga with access control on.
+auth_cost() {
+  local pw=bench-Admin-pw-1 repo=admin/bench-auth token
+  DERMAGA_AUTH_ENABLED=true DERMAGA_BOOTSTRAP_ADMIN_PASSWORD=$pw start_server dermaga-auth "$DERMAGA"
+  token=$(curl -s -u "admin:$pw" "http://127.0.0.1:${PORT[dermaga-auth]}/token?service=dermaga&scope=repository:$repo:pull,push" |
+    sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+  [[ -n $token ]] || die "no token from the access-controlled dermaga"
+  run_lg dermaga-auth manifest-get-bearer manifest-get -c 16 --duration "$DUR" --warmup "$WARM" --repo "$repo" \
+    --authorization "Bearer $token"
+  run_lg dermaga-auth manifest-get-basic manifest-get -c 16 --duration "$DUR" --warmup "$WARM" --repo "$repo" \
+    --authorization "Basic $(printf '%s' "admin:$pw" | base64 -w0)"
+  stop_server dermaga-auth
+  log "auth: bearer $(summary manifest-get-bearer dermaga-auth) | basic $(summary manifest-get-basic dermaga-auth)"
+}
+
 for sc in $SCENARIOS; do
   case $sc in
     blob-push-huge) huge ;;
@@ -161,6 +178,7 @@ for sc in $SCENARIOS; do
     manifest-get) pair manifest-get manifest-get -c 16 --duration "$DUR" --warmup "$WARM" ;;
     tag-list) pair tag-list tag-list -c 16 --tags "$TAGS" --duration "$DUR" --warmup "$WARM" ;;
     mixed) pair mixed mixed -c 16 --duration "$DUR" --warmup "$WARM" ;;
+    auth) auth_cost ;;
     catalog-walk) pair catalog-walk catalog-walk -c 2 --repos "$REPOS" --page 100 --duration "$CAT_DUR" --setup-timeout 150 ;;
     *) die "unknown scenario $sc" ;;
   esac
@@ -219,6 +237,16 @@ TABLE=$(
     memrow "VmHWM after $HUGE push (MiB)" "${HUGE_HWM[dermaga]:-}" "${HUGE_HWM[distribution]:-}"
   fi
   memrow "RSS at end of run (MiB)" "${FINAL_RSS[dermaga]:-}" "${FINAL_RSS[distribution]:-}"
+  if [[ -e "$WORK/res.manifest-get-bearer.dermaga-auth" ]]; then
+    echo
+    echo "Access control (Dermaga only; the rows above run without it on both sides), manifest-get c=16:"
+    echo
+    echo "| credentials | req/s | p99 (ms) |"
+    echo "|---|---:|---:|"
+    echo "| none | $(cell manifest-get dermaga ops_per_s) | $(cell manifest-get dermaga p99_ms) |"
+    echo "| bearer token | $(cell manifest-get-bearer dermaga-auth ops_per_s) | $(cell manifest-get-bearer dermaga-auth p99_ms) |"
+    echo "| HTTP Basic | $(cell manifest-get-basic dermaga-auth ops_per_s) | $(cell manifest-get-basic dermaga-auth p99_ms) |"
+  fi
   echo
   echo "Total runtime: $(($(date +%s) - T_START)) s. A cell marked (N err) had N failed requests (non-2xx or transport)."
 )
