@@ -22,8 +22,11 @@ struct Context {
     boost::asio::thread_pool& blocking;
     std::string_view request_id;
     /// With access control on: whether the caller may pull from a repository (blocking; used
-    /// for catalog filtering and cross-repository mounts). Empty: everything is readable.
+    /// for cross-repository mounts). Empty: everything is readable.
     std::function<bool(const std::string& repo)> can_read;
+    /// With access control on: a catalog page of what the caller may pull from (blocking).
+    /// Empty: the whole catalog.
+    std::function<Result<registry::Page>(std::string_view last, std::size_t n)> list_readable;
     /// The principal that owns upload sessions opened by this request ("" without access control).
     std::string owner;
 

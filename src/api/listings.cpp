@@ -30,7 +30,7 @@ Result<PageRequest> page_request(http::Request& req, std::size_t max) {
 
 /// Writes {"<key>":[...]} plus, when there is more, an RFC 5988 Link to the next page.
 http::Response page_response(std::string prefix_json, std::string_view key, const registry::Page& page,
-                             const std::string& path, std::size_t n, const std::string& cursor = {}) {
+                             const std::string& path, std::size_t n) {
     std::string body = std::move(prefix_json);
     body += '"';
     body += key;
@@ -44,9 +44,8 @@ http::Response page_response(std::string prefix_json, std::string_view key, cons
     body += "]}";
     http::Response r;
     r.set("Content-Type", "application/json");
-    const std::string& last = !cursor.empty() ? cursor : page.names.empty() ? cursor : page.names.back();
-    if (page.more && !last.empty()) {
-        r.set("Link", "<" + path + "?n=" + std::to_string(n) + "&last=" + last + ">; rel=\"next\"");
+    if (page.more && !page.names.empty()) {
+        r.set("Link", "<" + path + "?n=" + std::to_string(n) + "&last=" + page.names.back() + ">; rel=\"next\"");
     }
     r.body = std::move(body);
     return r;
@@ -74,39 +73,20 @@ awaitable<http::Response> catalog(Context& ctx, http::Request& req) {
     if (!pr) {
         co_return error_response(pr.error());
     }
-    std::string cursor;  // where a filtered scan stopped, when that is past the last name shown
     auto page = co_await ctx.call([&]() -> Result<registry::Page> {
-        if (!ctx.can_read) {
+        if (!ctx.list_readable) {
             return ctx.registry.catalog(pr->last, pr->n);
         }
-        // Only what the caller may read: scan forward until the page is full. The scan is
-        // bounded; a page cut short by the bound still carries a Link to go on from.
-        registry::Page out;
-        std::string last = pr->last;
-        for (int scanned = 0; scanned < 50 && out.names.size() < pr->n; ++scanned) {
-            DERMAGA_TRY(page, ctx.registry.catalog(last, pr->n));
-            for (auto& name : page.names) {
-                if (out.names.size() == pr->n) {
-                    out.more = true;
-                    break;
-                }
-                last = name;
-                if (ctx.can_read(name)) {
-                    out.names.push_back(std::move(name));
-                }
-            }
-            if (!page.more) {
-                return out;
-            }
-            out.more = true;
+        if (pr->n > ctx.registry.options().max_page_size) {
+            return fail(registry::errc::pagination_invalid,
+                        "n must be at most " + std::to_string(ctx.registry.options().max_page_size));
         }
-        cursor = last;
-        return out;
+        return ctx.list_readable(pr->last, pr->n);
     });
     if (!page) {
         co_return error_response(page.error());
     }
-    co_return page_response("{", "repositories", *page, "/v2/_catalog", pr->n, cursor);
+    co_return page_response("{", "repositories", *page, "/v2/_catalog", pr->n);
 }
 
 awaitable<http::Response> referrers(Context& ctx, http::Request& req, const RepoName& repo, const Digest& digest) {

@@ -196,9 +196,8 @@ awaitable<http::Response> Api::dispatch(http::Request& req) {
             co_return gate_->challenge(req, "registry:catalog:*", true);
         }
         // The catalog scope lets the caller list; what is listed is what they may read now.
-        ctx.can_read = [&](const std::string& repo) {
-            auto a = authz.actions(caller.principal, repo);
-            return a && (*a & auth::pull);
+        ctx.list_readable = [&](std::string_view last, std::size_t n) {
+            return authz.readable(caller.principal, last, n);
         };
         co_return co_await dispatch_v2(req, ctx, route);
     }

@@ -1,6 +1,7 @@
 #include "auth/authorizer.hpp"
 
 #include <algorithm>
+#include <ctime>
 
 namespace dermaga::auth {
 
@@ -39,6 +40,29 @@ Result<unsigned> Authorizer::actions(const Principal& p, std::string_view repo) 
         out |= pull;
     }
     return out & p.scope;
+}
+
+Result<meta::Page> Authorizer::readable(const Principal& p, std::string_view last, std::size_t n) {
+    if (!(p.scope & pull)) {
+        return meta::Page{};
+    }
+    if (p.local_operator) {
+        return store_.readable_repositories("admin", 0, last, n);
+    }
+    std::string_view kind = p.kind_name();
+    if (p.kind == Principal::Kind::user) {
+        DERMAGA_TRY(u, store_.user_by_id(p.id));
+        if (!u || u->disabled) {
+            return meta::Page{};
+        }
+        kind = p.admin && u->admin ? "admin" : "user";
+    } else if (p.kind == Principal::Kind::robot) {
+        DERMAGA_TRY(r, store_.robot_by_id(p.id));
+        if (!r || r->disabled || (r->expires_at != 0 && r->expires_at <= std::time(nullptr))) {
+            return meta::Page{};
+        }
+    }
+    return store_.readable_repositories(kind, p.id, last, n);
 }
 
 Result<Role> Authorizer::org_role(const Principal& p, std::string_view org) {

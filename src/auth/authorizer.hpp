@@ -26,6 +26,8 @@ public:
 
     /// The actions `p` may take on `repo` (a bit set of Action). Blocking.
     Result<unsigned> actions(const Principal& p, std::string_view repo);
+    /// A catalog page of the repositories `p` may pull from (see AuthStore). Blocking.
+    Result<meta::Page> readable(const Principal& p, std::string_view last, std::size_t n);
     /// `p`'s role on organisation `org` (admin for global administrators). Blocking.
     Result<Role> org_role(const Principal& p, std::string_view org);
 

@@ -184,6 +184,13 @@ public:
     /// subject_kind "anonymous" (id ignored), "user" or "robot".
     virtual Result<AccessFacts> access_facts(std::string_view subject_kind, std::int64_t subject_id,
                                              std::string_view ns, std::string_view repo) = 0;
+    /// The catalog page `subject` may pull from: repositories with a manifest, after `last`, at
+    /// most `n`, by the same rules as access_facts (public, own namespace, an organisation
+    /// role or a repository grant of at least read). subject_kind "admin" lists everything,
+    /// "anonymous" only public repositories. One index-ordered query: the cost follows the
+    /// page, and names the subject may not read never leave the store.
+    virtual Result<Page> readable_repositories(std::string_view subject_kind, std::int64_t subject_id,
+                                               std::string_view last, std::size_t n) = 0;
 
     // Robots and tokens ---------------------------------------------------------------------
     virtual Result<RobotRow> create_robot(const RobotRow& r) = 0;

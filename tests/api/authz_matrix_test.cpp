@@ -2,6 +2,7 @@
 // repositories, asserting the exact status of each cell. Callers authenticate with HTTP Basic
 // (403 when refused) except the anonymous one (401 with a Bearer challenge).
 
+#include <algorithm>
 #include <map>
 
 #include "auth/secrets.hpp"
@@ -148,6 +149,46 @@ TEST_F(AuthzMatrix, BearerTokensFollowTheSameRules) {
     EXPECT_TRUE(IsOciError(http().get("/v2/acme/pub/tags/list", bearer(anon)), 404, "NAME_UNKNOWN")) << "allowed, empty";
     EXPECT_EQ(http().get("/v2/acme/priv/tags/list", bearer(anon)).status, 401u);
     EXPECT_EQ(jwt_payload(anon)["access"].size(), 1u);
+}
+
+TEST_F(AuthzMatrix, CatalogListsExactlyWhatEachCallerMayPull) {
+    // Repositories across namespaces, reachable in different ways.
+    const std::vector<std::string> repos = {"acme/pub", "acme/priv", "acme/granted", "other/x", "other/y",
+                                            "outsider/own", "root/z", "toplevel"};
+    for (const auto& r : repos) {
+        seed(r);
+    }
+    ASSERT_TRUE(store_->set_grant(meta::GrantRow{"other/y", "user", "reader", 1}));
+    ASSERT_TRUE(store_->set_visibility("other/x", "public"));
+    for (const auto& w : kCallers) {
+        // The truth: which repositories this caller can pull, one request each.
+        std::vector<std::string> expected;
+        for (const auto& r : repos) {
+            if (http().get("/v2/" + r + "/tags/list", creds(w)).status == 200) {
+                expected.push_back(r);
+            }
+        }
+        std::sort(expected.begin(), expected.end());
+        // The catalog, walked one entry per page, bearer token for the anonymous caller.
+        Headers h = w.anonymous ? bearer(token({}, "registry:catalog:*")) : creds(w);
+        std::vector<std::string> listed;
+        std::string next = "/v2/_catalog?n=1";
+        while (!next.empty()) {
+            auto r = http().get(next, h);
+            ASSERT_EQ(r.status, 200u) << w.name << " " << describe(r);
+            const auto page = json::parse(r.body);
+            for (const auto& name : page["repositories"]) {
+                listed.push_back(name);
+            }
+            next = next_link(r);
+            // A Link never names a repository the caller may not see.
+            if (!next.empty()) {
+                auto last = next.substr(next.find("last=") + 5);
+                EXPECT_NE(std::find(expected.begin(), expected.end(), last), expected.end()) << w.name << " " << next;
+            }
+        }
+        EXPECT_EQ(listed, expected) << w.name;
+    }
 }
 
 TEST_F(AuthzMatrix, GrantsRevokedAfterIssueStopTheToken) {

@@ -571,4 +571,33 @@ Result<AccessFacts> SqliteAuthStore::access_facts(std::string_view kind, std::in
     return f;
 }
 
+Result<Page> SqliteAuthStore::readable_repositories(std::string_view kind, std::int64_t id, std::string_view last,
+                                                   std::size_t n) {
+    // ?2 is the subject id; the CASE picks the rule set of the subject kind (?4).
+    static constexpr const char* sql =
+        "SELECT r.name FROM repositories r "
+        "LEFT JOIN namespaces ns ON ns.name = substr(r.name, 1, instr(r.name || '/', '/') - 1) "
+        "LEFT JOIN repo_settings rs ON rs.repo = r.name "
+        "WHERE r.name > ?1 AND EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id) AND ("
+        "  ?4 = 'admin'"
+        "  OR COALESCE(rs.visibility, ns.default_visibility, 'private') = 'public'"
+        "  OR (?4 = 'user' AND ("
+        "      ns.id = (SELECT ns_id FROM users WHERE id = ?2)"
+        "      OR ns.id IN (SELECT org_id FROM org_members WHERE user_id = ?2 AND role >= 1"
+        "                   UNION SELECT t.org_id FROM teams t JOIN team_members tm ON tm.team_id = t.id"
+        "                   WHERE tm.user_id = ?2 AND t.role >= 1)"
+        "      OR r.name IN (SELECT repo FROM repo_grants WHERE role >= 1 AND ("
+        "                    (subject_kind = 'user' AND subject_id = ?2) OR (subject_kind = 'team' AND subject_id IN"
+        "                    (SELECT team_id FROM team_members WHERE user_id = ?2))))))"
+        "  OR (?4 = 'robot' AND ("
+        "      ns.id = (SELECT org_id FROM robots WHERE id = ?2 AND role >= 1 AND disabled = 0)"
+        "      OR r.name IN (SELECT repo FROM repo_grants WHERE role >= 1 AND subject_kind = 'robot'"
+        "                    AND subject_id = ?2)))"
+        ") ORDER BY r.name LIMIT ?3";
+    auto c = pool_->acquire();
+    PREPARE(s, *c, sql);
+    s.bind(1, last).bind(2, id).bind(3, static_cast<std::int64_t>(n) + 1).bind(4, kind);
+    return sqlite::read_page(*c, s, n, "list readable repositories");
+}
+
 }  // namespace dermaga::meta

@@ -47,6 +47,9 @@ public:
     Result<AccessFacts> access_facts(std::string_view subject_kind, std::int64_t subject_id, std::string_view ns,
                                      std::string_view repo) override;
 
+    Result<Page> readable_repositories(std::string_view subject_kind, std::int64_t subject_id, std::string_view last,
+                                       std::size_t n) override;
+
     Result<RobotRow> create_robot(const RobotRow& r) override;
     Result<std::optional<RobotRow>> robot(std::string_view org, std::string_view name) override;
     Result<std::optional<RobotRow>> robot_by_id(std::int64_t id) override;
