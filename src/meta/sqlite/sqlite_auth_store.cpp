@@ -523,15 +523,17 @@ Result<AccessFacts> SqliteAuthStore::access_facts(std::string_view kind, std::in
         DERMAGA_TRY(v, one_row<std::string>(*c, s, "select visibility", [](Stmt& st) { return st.text(0); }));
         f.repo_visibility = v.value_or("");
     }
-    auto max_of = [&](const char* sql, std::int64_t a, std::string_view b) -> Result<int> {
+    const std::int64_t ns_id = f.ns ? f.ns->id : -1;
+    // The best role a query finds. ?1 is the subject id, ?2 the namespace id, ?3 the repository;
+    // a query need not use all three (binding an index it lacks is a harmless SQLITE_RANGE).
+    auto best_role = [&](const char* sql) -> Result<int> {
         PREPARE(s, *c, sql);
-        s.bind(1, a).bind(2, b);
+        s.bind(1, id).bind(2, ns_id).bind(3, repo);
         if (s.step() != SQLITE_ROW) {
             return db_fail(*c, "select role");
         }
         return static_cast<int>(s.int64(0));
     };
-    const std::int64_t ns_id = f.ns ? f.ns->id : -1;
     if (kind == "user" || kind == "robot") {
         PREPARE(s, *c, kind == "user" ? "SELECT disabled, ns_id FROM users WHERE id = ?1"
                                       : "SELECT disabled, 0 FROM robots WHERE id = ?1");
@@ -546,25 +548,20 @@ Result<AccessFacts> SqliteAuthStore::access_facts(std::string_view kind, std::in
         }
     }
     if (kind == "user") {
-        DERMAGA_TRY(org_role,
-                    max_of("SELECT COALESCE(MAX(r), 0) FROM ("
-                           " SELECT role r FROM org_members WHERE user_id = ?1 AND org_id = CAST(?2 AS INTEGER)"
-                           " UNION ALL SELECT t.role FROM teams t JOIN team_members tm ON tm.team_id = t.id"
-                           " WHERE tm.user_id = ?1 AND t.org_id = CAST(?2 AS INTEGER))",
-                           id, std::to_string(ns_id)));
-        DERMAGA_TRY(repo_role, max_of("SELECT COALESCE(MAX(role), 0) FROM repo_grants WHERE repo = ?2 AND "
-                                      "((subject_kind = 'user' AND subject_id = ?1) OR (subject_kind = 'team' AND "
-                                      "subject_id IN (SELECT team_id FROM team_members WHERE user_id = ?1)))",
-                                      id, repo));
+        DERMAGA_TRY(org_role, best_role("SELECT COALESCE(MAX(r), 0) FROM ("
+                                        " SELECT role r FROM org_members WHERE user_id = ?1 AND org_id = ?2"
+                                        " UNION ALL SELECT t.role FROM teams t JOIN team_members tm ON tm.team_id = t.id"
+                                        " WHERE tm.user_id = ?1 AND t.org_id = ?2)"));
+        DERMAGA_TRY(repo_role, best_role("SELECT COALESCE(MAX(role), 0) FROM repo_grants WHERE repo = ?3 AND "
+                                         "((subject_kind = 'user' AND subject_id = ?1) OR (subject_kind = 'team' AND "
+                                         "subject_id IN (SELECT team_id FROM team_members WHERE user_id = ?1)))"));
         f.org_role = org_role;
         f.repo_role = repo_role;
     } else if (kind == "robot") {
-        DERMAGA_TRY(org_role, max_of("SELECT COALESCE(MAX(role), 0) FROM robots WHERE id = ?1 AND disabled = 0 "
-                                     "AND org_id = CAST(?2 AS INTEGER)",
-                                     id, std::to_string(ns_id)));
-        DERMAGA_TRY(repo_role, max_of("SELECT COALESCE(MAX(role), 0) FROM repo_grants WHERE repo = ?2 AND "
-                                      "subject_kind = 'robot' AND subject_id = ?1",
-                                      id, repo));
+        DERMAGA_TRY(org_role, best_role("SELECT COALESCE(MAX(role), 0) FROM robots WHERE id = ?1 AND disabled = 0 "
+                                        "AND org_id = ?2"));
+        DERMAGA_TRY(repo_role, best_role("SELECT COALESCE(MAX(role), 0) FROM repo_grants WHERE repo = ?3 "
+                                         "AND subject_kind = 'robot' AND subject_id = ?1"));
         f.org_role = org_role;
         f.repo_role = repo_role;
     }
