@@ -15,6 +15,7 @@
 #include "api/oci_errors.hpp"
 #include "api/token.hpp"
 #include "core/blocking.hpp"
+#include "core/clock.hpp"
 #include "core/names.hpp"
 
 namespace dermaga::api {
@@ -25,15 +26,6 @@ using Json = nlohmann::json;
 namespace asio = boost::asio;
 
 constexpr std::size_t kMaxForm = 64 * 1024;
-
-std::string rfc3339(std::int64_t t) {
-    std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
 
 /// application/x-www-form-urlencoded → name/value pairs.
 std::vector<std::pair<std::string, std::string>> parse_form(std::string_view body) {
@@ -220,7 +212,7 @@ asio::awaitable<http::Response> token_endpoint(Gate& gate, http::Request& req, a
     Json j = {{"token", issued->token},
               {"access_token", issued->token},
               {"expires_in", s.options.token.ttl},
-              {"issued_at", rfc3339(now)}};
+              {"issued_at", format_utc(now, "%Y-%m-%dT%H:%M:%SZ")}};
     if (!issued->refresh.empty()) {
         j["refresh_token"] = issued->refresh;
     } else if (m == http::Method::post && param("grant_type") == "refresh_token") {

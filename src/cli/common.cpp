@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "app/operator.hpp"
+#include "core/clock.hpp"
 
 namespace dermaga::cli {
 
@@ -129,12 +130,7 @@ std::string when(std::int64_t t) {
     if (t == 0) {
         return "-";
     }
-    std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
-    return buf;
+    return format_utc(t, "%Y-%m-%d %H:%M:%SZ");
 }
 
 }  // namespace dermaga::cli

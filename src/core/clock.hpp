@@ -3,6 +3,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <ctime>
+#include <string>
 
 namespace dermaga {
 
@@ -12,6 +14,15 @@ public:
     virtual ~Clock() = default;
     virtual std::int64_t now_unix() const = 0;
 };
+
+/// Unix seconds as UTC text in strftime `format` (e.g. "%Y-%m-%dT%H:%M:%SZ" for RFC 3339).
+inline std::string format_utc(std::int64_t t, const char* format) {
+    std::time_t tt = static_cast<std::time_t>(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[64];
+    return std::string(buf, std::strftime(buf, sizeof buf, format, &tm));
+}
 
 class SystemClock final : public Clock {
 public:
