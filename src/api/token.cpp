@@ -25,7 +25,7 @@ namespace {
 using Json = nlohmann::json;
 namespace asio = boost::asio;
 
-constexpr std::size_t kMaxForm = 64 * 1024;
+constexpr std::size_t max_form = 64 * 1024;
 
 /// application/x-www-form-urlencoded → name/value pairs.
 std::vector<std::pair<std::string, std::string>> parse_form(std::string_view body) {
@@ -125,7 +125,7 @@ asio::awaitable<http::Response> token_endpoint(Gate& gate, http::Request& req, a
     }
     std::vector<std::pair<std::string, std::string>> form;
     if (m == http::Method::post) {
-        auto body = co_await req.read_body(kMaxForm);
+        auto body = co_await req.read_body(max_form);
         if (!body) {
             co_return error_response(body.error());
         }

@@ -16,10 +16,10 @@ namespace {
 
 bool manages(const Principal& p) { return (p.scope & manage) != 0; }
 
-constexpr std::size_t kMaxEmail = 254;
+constexpr std::size_t max_email = 254;
 
 Result<void> check_email(std::string_view email) {
-    if (email.size() > kMaxEmail) {
+    if (email.size() > max_email) {
         return fail(errc::bad_input, "email: at most 254 characters");
     }
     if (!email.empty() && (email.find('@') == std::string_view::npos ||
@@ -355,7 +355,7 @@ Result<Me> Admin::me(const Actor& a) {
 
 Result<std::vector<meta::AuditRow>> Admin::audit(const Actor& a, meta::AuditQuery q) {
     return reading(a, "audit.query", "audit", [&]() -> Result<std::vector<meta::AuditRow>> {
-        if (q.limit == 0 || q.limit > kMaxAuditPage) {
+        if (q.limit == 0 || q.limit > max_audit_page) {
             return fail(errc::bad_input, "limit: must be 1 to 1000");
         }
         s_.audit.flush();  // entries recorded just before the query are part of the answer

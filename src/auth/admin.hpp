@@ -109,10 +109,10 @@ struct Me {
     std::vector<meta::MemberRow> orgs;  ///< user = organisation name
 };
 
-constexpr std::int64_t kDefaultTokenLifetime = 90 * 86400;
-constexpr std::int64_t kMaxTokenLifetime = 366 * 86400;
-constexpr std::int64_t kMaxRobotLifetime = 5 * 366 * 86400;
-constexpr std::size_t kMaxAuditPage = 1000;
+constexpr std::int64_t default_token_lifetime = 90 * 86400;
+constexpr std::int64_t max_token_lifetime = 366 * 86400;
+constexpr std::int64_t max_robot_lifetime = 5 * 366 * 86400;
+constexpr std::size_t max_audit_page = 1000;
 
 /// "90d", "12h", "30m", "45s" or plain seconds → seconds; nullopt when malformed or negative.
 std::optional<std::int64_t> parse_duration(std::string_view s);

@@ -25,10 +25,10 @@ Result<void> check_repo(std::string_view repo) {
     return {};
 }
 
-constexpr std::size_t kMaxText = 1024;
+constexpr std::size_t max_text = 1024;
 
 Result<void> check_text(std::string_view field, std::string_view text) {
-    if (text.size() > kMaxText) {
+    if (text.size() > max_text) {
         return fail(errc::bad_input, std::string(field) + ": at most 1024 characters");
     }
     return {};
@@ -223,7 +223,7 @@ Result<CreatedRobot> Admin::create_robot(const Actor& a, std::string_view org, c
         DERMAGA_CHECK(check_name("name", in.name));
         DERMAGA_TRY(role, check_role("role", in.role));
         DERMAGA_CHECK(check_text("description", in.description));
-        if (in.expires_in < 0 || in.expires_in > kMaxRobotLifetime || (in.expires_in > 0 && in.expires_in < 60)) {
+        if (in.expires_in < 0 || in.expires_in > max_robot_lifetime || (in.expires_in > 0 && in.expires_in < 60)) {
             return fail(errc::bad_input, "expires_in: must be 0 (never) or 60 seconds to 5 years");
         }
         DERMAGA_TRY(exists, org_exists(org));
@@ -231,7 +231,7 @@ Result<CreatedRobot> Admin::create_robot(const Actor& a, std::string_view org, c
             return fail(errc::not_found, "no such organisation " + std::string(org));
         }
         CreatedRobot out;
-        out.secret = new_secret(kRobotPrefix);
+        out.secret = new_secret(robot_prefix);
         meta::RobotRow r;
         r.org = std::string(org);
         r.name = in.name;
@@ -282,12 +282,12 @@ Result<CreatedToken> Admin::create_token(const Actor& a, std::string_view user, 
         if (!scopes || *scopes == 0) {
             return fail(errc::bad_input, "scopes: one or more of pull, push, delete, manage");
         }
-        const auto lifetime = in.expires_in.value_or(kDefaultTokenLifetime);
-        if (lifetime < 60 || lifetime > kMaxTokenLifetime) {
+        const auto lifetime = in.expires_in.value_or(default_token_lifetime);
+        if (lifetime < 60 || lifetime > max_token_lifetime) {
             return fail(errc::bad_input, "expires_in: must be 60 seconds to one year");
         }
         CreatedToken out;
-        out.secret = new_secret(kPatPrefix);
+        out.secret = new_secret(pat_prefix);
         meta::TokenRow t;
         t.user_id = u.id;
         t.user = u.name;

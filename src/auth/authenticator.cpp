@@ -9,8 +9,8 @@ namespace dermaga::auth {
 
 namespace {
 
-constexpr std::int64_t kCacheSeconds = 60;
-constexpr std::size_t kCacheMax = 10000;
+constexpr std::int64_t cache_seconds = 60;
+constexpr std::size_t cache_max = 10000;
 
 bool same(std::string_view a, std::string_view b) {
     return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
@@ -119,7 +119,7 @@ Result<Authenticator::Checked> Authenticator::check(std::string_view user, std::
         }
         return Checked{robot_principal(*r), r->secret_hash};
     }
-    if (secret.substr(0, kPatPrefix.size()) == kPatPrefix) {
+    if (secret.substr(0, pat_prefix.size()) == pat_prefix) {
         DERMAGA_TRY(t, store_.token_by_hash(secret_hash(secret)));
         if (!t || t->user != user || !live_token(*t, now)) {
             return wrong();
@@ -235,10 +235,10 @@ Result<Principal> Authenticator::basic(std::string_view user, std::string_view s
         c.fingerprint = u ? u->password_hash : std::string();
     }
     std::lock_guard lock(mu_);
-    if (cache_.size() >= kCacheMax) {
+    if (cache_.size() >= cache_max) {
         cache_.clear();
     }
-    cache_[key] = CacheEntry{std::move(c), t + kCacheSeconds};
+    cache_[key] = CacheEntry{std::move(c), t + cache_seconds};
     return p;
 }
 
@@ -260,10 +260,10 @@ Result<Principal> Authenticator::certificate(std::string_view cn, std::string_vi
     auto p = user_principal(*u, "certificate");
     audit(p.name, "user", address, "success", "certificate");
     std::lock_guard lock(mu_);
-    if (cache_.size() >= kCacheMax) {
+    if (cache_.size() >= cache_max) {
         cache_.clear();
     }
-    cache_[key] = CacheEntry{Checked{p, u->password_hash}, now + kCacheSeconds};
+    cache_[key] = CacheEntry{Checked{p, u->password_hash}, now + cache_seconds};
     return p;
 }
 

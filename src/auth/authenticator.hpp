@@ -40,8 +40,8 @@ struct LoginOptions {
     std::int64_t slow_after = 3;        ///< failures after which answers are delayed
 };
 
-constexpr std::string_view kPatPrefix = "dmg_pat_";
-constexpr std::string_view kRobotPrefix = "dmg_robot_";
+constexpr std::string_view pat_prefix = "dmg_pat_";
+constexpr std::string_view robot_prefix = "dmg_robot_";
 
 class Authenticator {
 public:

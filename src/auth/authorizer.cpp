@@ -11,7 +11,7 @@ std::string_view namespace_of(std::string_view repo) {
 
 Result<unsigned> Authorizer::actions(const Principal& p, std::string_view repo) {
     if (p.admin && p.local_operator) {
-        return kAllActions;
+        return all_actions;
     }
     if (p.admin) {
         // Still live and still an administrator (a bearer token may outlive either).
@@ -21,7 +21,7 @@ Result<unsigned> Authorizer::actions(const Principal& p, std::string_view repo) 
             demoted.admin = false;
             return u && !u->disabled ? actions(demoted, repo) : Result<unsigned>(0u);
         }
-        return kAllActions & p.scope;
+        return all_actions & p.scope;
     }
     const auto ns = namespace_of(repo);
     DERMAGA_TRY(f, store_.access_facts(p.kind_name(), p.id, ns, repo));

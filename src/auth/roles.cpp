@@ -28,7 +28,7 @@ unsigned actions_of(Role r) {
         case Role::read: return pull;
         case Role::write: return pull | push;
         case Role::del: return pull | push | del;
-        case Role::admin: return kAllActions;
+        case Role::admin: return all_actions;
         default: return 0;
     }
 }

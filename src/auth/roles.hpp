@@ -17,7 +17,7 @@ const char* role_name(Role r);
 
 /// Repository actions as a bit set. `manage` is permission and settings management.
 enum Action : unsigned { pull = 1, push = 2, del = 4, manage = 8 };
-constexpr unsigned kAllActions = pull | push | del | manage;
+constexpr unsigned all_actions = pull | push | del | manage;
 
 /// The actions a role allows.
 unsigned actions_of(Role r);
@@ -37,7 +37,7 @@ struct Principal {
     std::int64_t id = 0;    ///< user or robot id
     std::string name;       ///< "alice", "acme+ci"; empty for anonymous
     bool admin = false;     ///< global administrator
-    unsigned scope = kAllActions;  ///< a personal access token narrows what the account may do
+    unsigned scope = all_actions;  ///< a personal access token narrows what the account may do
     std::int64_t token_id = 0;     ///< the personal access token used, if any
     std::string method;            ///< how they authenticated: password, token, robot, ldap, bearer, certificate
     /// The local operator (the CLI on the server machine): an administrator with no account

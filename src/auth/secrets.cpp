@@ -30,8 +30,8 @@ struct Category final : std::error_category {
 
 // OWASP's Argon2id floor: 19 MiB, 2 iterations. Keeps concurrent logins affordable on a
 // small machine while costing an attacker ~20 ms of memory-hard work per guess.
-constexpr unsigned long long kOps = 2;
-constexpr std::size_t kMem = 19 * 1024 * 1024;
+constexpr unsigned long long argon_ops = 2;
+constexpr std::size_t argon_mem = 19 * 1024 * 1024;
 
 void ensure_sodium() {
     static const bool ok = sodium_init() >= 0;
@@ -55,7 +55,7 @@ Result<std::string> hash_password(std::string_view password) {
     DERMAGA_CHECK(check_password_policy(password));
     ensure_sodium();
     char out[crypto_pwhash_STRBYTES];
-    if (crypto_pwhash_str_alg(out, password.data(), password.size(), kOps, kMem, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+    if (crypto_pwhash_str_alg(out, password.data(), password.size(), argon_ops, argon_mem, crypto_pwhash_ALG_ARGON2ID13) != 0) {
         return fail(errc::unavailable, "out of memory hashing a password");
     }
     return std::string(out);

@@ -7,8 +7,8 @@ namespace dermaga::auth {
 
 namespace {
 
-constexpr std::int64_t kReloadEvery = 60;
-constexpr const char* kRefreshPrefix = "dmg_refresh_";
+constexpr std::int64_t reload_every = 60;
+constexpr const char* refresh_prefix = "dmg_refresh_";
 
 }  // namespace
 
@@ -68,7 +68,7 @@ Result<std::string> TokenService::issue(const Principal& p, const std::vector<Ac
     std::optional<SigningKey> key;
     {
         std::lock_guard lock(mu_);
-        if (now - loaded_at_ >= kReloadEvery || keys_.empty() || keys_.front().second != 0) {
+        if (now - loaded_at_ >= reload_every || keys_.empty() || keys_.front().second != 0) {
             DERMAGA_CHECK(reload_locked());
         }
         if (keys_.empty() || keys_.front().second != 0) {
@@ -163,7 +163,7 @@ Result<Grant> TokenService::verify(std::string_view token) {
     p.id = c.extra.value("uid", std::int64_t{0});
     p.admin = c.extra.value("adm", false);
     p.token_id = c.extra.value("pat", std::int64_t{0});
-    p.scope = c.extra.value("scp", kAllActions);
+    p.scope = c.extra.value("scp", all_actions);
     p.method = "bearer";
     std::lock_guard lock(cache_mu_);
     if (cache_.size() >= 10000) {
@@ -174,7 +174,7 @@ Result<Grant> TokenService::verify(std::string_view token) {
 }
 
 Result<std::string> TokenService::issue_refresh(const Principal& p) {
-    auto secret = new_secret(kRefreshPrefix);
+    auto secret = new_secret(refresh_prefix);
     meta::RefreshRow row;
     row.subject_kind = p.token_id != 0 ? "pat" : p.kind_name();
     row.subject_id = p.token_id != 0 ? p.token_id : p.id;

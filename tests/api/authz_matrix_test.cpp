@@ -19,7 +19,7 @@ struct Endpoint {
     unsigned ok;  ///< status when allowed
 };
 
-const Endpoint kEndpoints[] = {
+const Endpoint endpoints[] = {
     {"GET manifest by tag", kPull, 200}, {"HEAD blob", kPull, 200},         {"GET tags/list", kPull, 200},
     {"GET referrers", kPull, 200},       {"POST upload", kPush, 202},       {"PUT manifest (overwrite tag)", kPush, 201},
     {"DELETE tag", kDelete, 202},        {"DELETE manifest by digest", kDelete, 202},
@@ -33,7 +33,7 @@ struct Who {
     bool anonymous = false;
 };
 
-const Who kCallers[] = {
+const Who callers[] = {
     {"anonymous", 0, true}, {"reader", 1}, {"writer", 2},   {"deleter", 3}, {"orgadmin", 4},
     {"robot", 2},           {"token", 1},  {"outsider", 0}, {"root", 4},
 };
@@ -107,8 +107,8 @@ TEST_F(AuthzMatrix, EveryEndpointEveryCallerBothVisibilities) {
     for (const std::string repo : {"acme/pub", "acme/priv"}) {
         const bool pub = repo == "acme/pub";
         Image img = seed(repo);
-        for (const auto& e : kEndpoints) {
-            for (const auto& w : kCallers) {
+        for (const auto& e : endpoints) {
+            for (const auto& w : callers) {
                 const int needed_role = e.need == kPull ? 1 : e.need == kPush ? 2 : 3;
                 const bool allowed = w.role >= needed_role || (e.need == kPull && pub);
                 const unsigned expect = allowed ? e.ok : w.anonymous ? 401u : 403u;
@@ -160,7 +160,7 @@ TEST_F(AuthzMatrix, CatalogListsExactlyWhatEachCallerMayPull) {
     }
     ASSERT_TRUE(store_->set_grant(meta::GrantRow{"other/y", "user", "reader", 1}));
     ASSERT_TRUE(store_->set_visibility("other/x", "public"));
-    for (const auto& w : kCallers) {
+    for (const auto& w : callers) {
         // The truth: which repositories this caller can pull, one request each.
         std::vector<std::string> expected;
         for (const auto& r : repos) {

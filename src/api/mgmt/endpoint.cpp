@@ -12,8 +12,8 @@ namespace dermaga::api {
 namespace mgmt {
 
 namespace {
-constexpr std::size_t kMaxBody = 64 * 1024;
-constexpr std::string_view kPrefix = "/api/v1/";
+constexpr std::size_t max_body = 64 * 1024;
+constexpr std::string_view mgmt_prefix = "/api/v1/";
 
 Error bad(std::string detail) { return Error{make_error_code(auth::errc::bad_input), std::move(detail)}; }
 }  // namespace
@@ -117,10 +117,10 @@ namespace {
 
 std::vector<std::string> split_path(std::string_view path) {
     std::vector<std::string> out;
-    if (path.size() < kPrefix.size()) {
+    if (path.size() < mgmt_prefix.size()) {
         return out;
     }
-    path.remove_prefix(kPrefix.size());
+    path.remove_prefix(mgmt_prefix.size());
     while (!path.empty()) {
         auto slash = path.find('/');
         auto part = path.substr(0, slash);
@@ -146,7 +146,7 @@ http::Response route(Call& c) {
 }  // namespace mgmt
 
 bool is_mgmt_path(std::string_view path) {
-    return path == "/api/v1" || path.substr(0, mgmt::kPrefix.size()) == mgmt::kPrefix;
+    return path == "/api/v1" || path.substr(0, mgmt::mgmt_prefix.size()) == mgmt::mgmt_prefix;
 }
 
 boost::asio::awaitable<http::Response> mgmt_endpoint(Gate* gate, http::Request& req,
@@ -166,7 +166,7 @@ boost::asio::awaitable<http::Response> mgmt_endpoint(Gate* gate, http::Request& 
     const auto m = req.method();
     std::string body;
     if (m == http::Method::post || m == http::Method::put || m == http::Method::patch) {
-        auto b = co_await req.read_body(mgmt::kMaxBody);
+        auto b = co_await req.read_body(mgmt::max_body);
         if (!b) {
             co_return error_response(b.error());
         }

@@ -199,7 +199,7 @@ TEST_F(AdminTest, AuditVisibilityFollowsRoles) {
 TEST_F(AdminTest, SecretsAreShownOnceAndStoredHashed) {
     auto robot = admin.create_robot(alice, "acme", NewRobot{"ci", "write", "CI pushes", 30 * 86400});
     ASSERT_TRUE(robot) << robot.error().detail;
-    EXPECT_EQ(robot->secret.rfind(kRobotPrefix, 0), 0u);
+    EXPECT_EQ(robot->secret.rfind(robot_prefix, 0), 0u);
     EXPECT_EQ(robot->login, "acme+ci");
     EXPECT_TRUE(robot->robot.secret_hash.empty());
     EXPECT_EQ((*store.auth->robot("acme", "ci"))->secret_hash, secret_hash(robot->secret));
@@ -211,8 +211,8 @@ TEST_F(AdminTest, SecretsAreShownOnceAndStoredHashed) {
 
     auto pat = admin.create_token(bob, "bob", NewToken{"laptop", "pull push", {}});
     ASSERT_TRUE(pat) << pat.error().detail;
-    EXPECT_EQ(pat->secret.rfind(kPatPrefix, 0), 0u);
-    EXPECT_EQ(pat->token.expires_at, clock.now_unix() + kDefaultTokenLifetime);
+    EXPECT_EQ(pat->secret.rfind(pat_prefix, 0), 0u);
+    EXPECT_EQ(pat->token.expires_at, clock.now_unix() + default_token_lifetime);
     EXPECT_EQ(pat->token.scopes, "pull push");
     auto listed = admin.list_tokens(bob, "bob");
     ASSERT_TRUE(listed);

@@ -39,11 +39,11 @@ struct AuthorizerTest : ::testing::Test {
 TEST_F(AuthorizerTest, OwnNamespaceAdminOthersNothing) {
     auto alice = user("alice");
     auto bob = user("bob");
-    EXPECT_EQ(can(alice, "alice/app"), kAllActions);
+    EXPECT_EQ(can(alice, "alice/app"), all_actions);
     EXPECT_EQ(can(bob, "alice/app"), 0u);
     EXPECT_EQ(can(Principal{}, "alice/app"), 0u);
     EXPECT_EQ(can(alice, "nobody/app"), 0u) << "unowned namespaces are admin-only";
-    EXPECT_EQ(can(user("root", true), "nobody/app"), kAllActions);
+    EXPECT_EQ(can(user("root", true), "nobody/app"), all_actions);
 }
 
 TEST_F(AuthorizerTest, OrgRolesTeamsAndRepoGrants) {
@@ -55,7 +55,7 @@ TEST_F(AuthorizerTest, OrgRolesTeamsAndRepoGrants) {
     ASSERT_TRUE(store.auth->put_team(meta::TeamRow{0, "acme", "devs", 2, "", {}}));
     ASSERT_TRUE(store.auth->add_team_member("acme", "devs", "bob"));
     ASSERT_TRUE(store.auth->set_grant(meta::GrantRow{"acme/secret", "user", "carol", 1}));
-    EXPECT_EQ(can(alice, "acme/app"), kAllActions);
+    EXPECT_EQ(can(alice, "acme/app"), all_actions);
     EXPECT_EQ(can(bob, "acme/app"), static_cast<unsigned>(pull | push));
     EXPECT_EQ(can(carol, "acme/app"), 0u);
     EXPECT_EQ(can(carol, "acme/secret"), static_cast<unsigned>(pull));

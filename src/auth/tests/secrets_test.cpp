@@ -58,7 +58,7 @@ TEST(Roles, ActionsAndScopes) {
     EXPECT_EQ(actions_of(Role::read), static_cast<unsigned>(pull));
     EXPECT_EQ(actions_of(Role::write), static_cast<unsigned>(pull | push));
     EXPECT_EQ(actions_of(Role::del), static_cast<unsigned>(pull | push | del));
-    EXPECT_EQ(actions_of(Role::admin), kAllActions);
+    EXPECT_EQ(actions_of(Role::admin), all_actions);
     EXPECT_EQ(parse_actions("pull,push"), static_cast<unsigned>(pull | push));
     EXPECT_EQ(parse_actions("*"), static_cast<unsigned>(pull | push | del));
     EXPECT_EQ(parse_actions("bogus"), 0u);

@@ -16,7 +16,7 @@ using sqlite::Stmt;
 
 namespace {
 
-constexpr const char* kRobotSelect =
+constexpr const char* robot_select =
     "SELECT r.id, n.name, r.org_id, r.name, r.secret_hash, r.role, r.description, r.created_at, r.expires_at, "
     "r.disabled FROM robots r JOIN namespaces n ON n.id = r.org_id ";
 
@@ -25,7 +25,7 @@ RobotRow read_robot(Stmt& s) {
                     s.text(6),  s.int64(7), s.int64(8), s.int64(9) != 0};
 }
 
-constexpr const char* kTokenSelect =
+constexpr const char* token_select =
     "SELECT t.id, t.user_id, u.name, t.name, t.secret_hash, t.scopes, t.created_at, t.expires_at, t.last_used, "
     "t.revoked FROM access_tokens t JOIN users u ON u.id = t.user_id ";
 
@@ -68,7 +68,7 @@ Result<RobotRow> SqliteAuthStore::create_robot(const RobotRow& r) {
 
 Result<std::optional<RobotRow>> SqliteAuthStore::robot(std::string_view org, std::string_view name) {
     auto c = pool_->acquire();
-    static const auto sql = sql_of(kRobotSelect, "WHERE n.name = ?1 AND r.name = ?2");
+    static const auto sql = sql_of(robot_select, "WHERE n.name = ?1 AND r.name = ?2");
     PREPARE(s, *c, sql.c_str());
     s.bind(1, org).bind(2, name);
     return one_row<RobotRow>(*c, s, "select robot", read_robot);
@@ -76,7 +76,7 @@ Result<std::optional<RobotRow>> SqliteAuthStore::robot(std::string_view org, std
 
 Result<std::optional<RobotRow>> SqliteAuthStore::robot_by_id(std::int64_t id) {
     auto c = pool_->acquire();
-    static const auto sql = sql_of(kRobotSelect, "WHERE r.id = ?1");
+    static const auto sql = sql_of(robot_select, "WHERE r.id = ?1");
     PREPARE(s, *c, sql.c_str());
     s.bind(1, id);
     return one_row<RobotRow>(*c, s, "select robot", read_robot);
@@ -84,7 +84,7 @@ Result<std::optional<RobotRow>> SqliteAuthStore::robot_by_id(std::int64_t id) {
 
 Result<std::vector<RobotRow>> SqliteAuthStore::robots(std::string_view org) {
     auto c = pool_->acquire();
-    static const auto sql = sql_of(kRobotSelect, "WHERE n.name = ?1 ORDER BY r.name");
+    static const auto sql = sql_of(robot_select, "WHERE n.name = ?1 ORDER BY r.name");
     PREPARE(s, *c, sql.c_str());
     s.bind(1, org);
     std::vector<RobotRow> out;
@@ -133,7 +133,7 @@ Result<TokenRow> SqliteAuthStore::create_token(const TokenRow& t) {
 
 Result<std::optional<TokenRow>> SqliteAuthStore::token_by_hash(std::string_view secret_hash) {
     auto c = pool_->acquire();
-    static const auto sql = sql_of(kTokenSelect, "WHERE t.secret_hash = ?1");
+    static const auto sql = sql_of(token_select, "WHERE t.secret_hash = ?1");
     PREPARE(s, *c, sql.c_str());
     s.bind(1, secret_hash);
     return one_row<TokenRow>(*c, s, "select token", read_token);
@@ -141,7 +141,7 @@ Result<std::optional<TokenRow>> SqliteAuthStore::token_by_hash(std::string_view 
 
 Result<std::optional<TokenRow>> SqliteAuthStore::token_by_id(std::int64_t id) {
     auto c = pool_->acquire();
-    static const auto sql = sql_of(kTokenSelect, "WHERE t.id = ?1");
+    static const auto sql = sql_of(token_select, "WHERE t.id = ?1");
     PREPARE(s, *c, sql.c_str());
     s.bind(1, id);
     return one_row<TokenRow>(*c, s, "select token", read_token);
@@ -149,7 +149,7 @@ Result<std::optional<TokenRow>> SqliteAuthStore::token_by_id(std::int64_t id) {
 
 Result<std::vector<TokenRow>> SqliteAuthStore::tokens(std::int64_t user_id) {
     auto c = pool_->acquire();
-    static const auto sql = sql_of(kTokenSelect, "WHERE t.user_id = ?1 ORDER BY t.name");
+    static const auto sql = sql_of(token_select, "WHERE t.user_id = ?1 ORDER BY t.name");
     PREPARE(s, *c, sql.c_str());
     s.bind(1, user_id);
     std::vector<TokenRow> out;

@@ -19,21 +19,21 @@ using sqlite::Stmt;
 
 namespace {
 
-constexpr const char* kUserCols = "id, name, ns_id, password_hash, email, admin, disabled, source, created_at";
+constexpr const char* user_cols = "id, name, ns_id, password_hash, email, admin, disabled, source, created_at";
 
 UserRow read_user(Stmt& s) {
     return UserRow{s.int64(0), s.text(1), s.int64(2), s.text(3), s.text(4), s.int64(5) != 0, s.int64(6) != 0,
                    s.text(7), s.int64(8)};
 }
 
-constexpr const char* kNsCols = "id, name, kind, default_visibility, description, created_at";
+constexpr const char* ns_cols = "id, name, kind, default_visibility, description, created_at";
 
 NamespaceRow read_ns(Stmt& s) {
     return NamespaceRow{s.int64(0), s.text(1), s.text(2), s.text(3), s.text(4), s.int64(5)};
 }
 
 Result<std::optional<NamespaceRow>> find_ns(Connection& c, std::string_view name) {
-    static const std::string sql = std::string("SELECT ") + kNsCols + " FROM namespaces WHERE name = ?1";
+    static const std::string sql = std::string("SELECT ") + ns_cols + " FROM namespaces WHERE name = ?1";
     PREPARE(s, c, sql.c_str());
     s.bind(1, name);
     return one_row<NamespaceRow>(c, s, "select namespace", read_ns);
@@ -139,7 +139,7 @@ Result<UserRow> SqliteAuthStore::create_user(const UserRow& u) {
 
 Result<std::optional<UserRow>> SqliteAuthStore::user(std::string_view name) {
     auto c = pool_->acquire();
-    static const std::string sql = std::string("SELECT ") + kUserCols + " FROM users WHERE name = ?1";
+    static const std::string sql = std::string("SELECT ") + user_cols + " FROM users WHERE name = ?1";
     PREPARE(s, *c, sql.c_str());
     s.bind(1, name);
     return one_row<UserRow>(*c, s, "select user", read_user);
@@ -147,7 +147,7 @@ Result<std::optional<UserRow>> SqliteAuthStore::user(std::string_view name) {
 
 Result<std::optional<UserRow>> SqliteAuthStore::user_by_id(std::int64_t id) {
     auto c = pool_->acquire();
-    static const std::string sql = std::string("SELECT ") + kUserCols + " FROM users WHERE id = ?1";
+    static const std::string sql = std::string("SELECT ") + user_cols + " FROM users WHERE id = ?1";
     PREPARE(s, *c, sql.c_str());
     s.bind(1, id);
     return one_row<UserRow>(*c, s, "select user", read_user);
@@ -155,7 +155,7 @@ Result<std::optional<UserRow>> SqliteAuthStore::user_by_id(std::int64_t id) {
 
 Result<std::vector<UserRow>> SqliteAuthStore::users() {
     auto c = pool_->acquire();
-    static const std::string sql = std::string("SELECT ") + kUserCols + " FROM users ORDER BY name";
+    static const std::string sql = std::string("SELECT ") + user_cols + " FROM users ORDER BY name";
     PREPARE(s, *c, sql.c_str());
     std::vector<UserRow> out;
     DERMAGA_CHECK(each_row(*c, s, "list users", [&](Stmt& st) { out.push_back(read_user(st)); }));
@@ -234,7 +234,7 @@ Result<std::optional<NamespaceRow>> SqliteAuthStore::namespace_row(std::string_v
 
 Result<std::vector<NamespaceRow>> SqliteAuthStore::orgs() {
     auto c = pool_->acquire();
-    static const std::string sql = std::string("SELECT ") + kNsCols + " FROM namespaces WHERE kind = 'org' ORDER BY name";
+    static const std::string sql = std::string("SELECT ") + ns_cols + " FROM namespaces WHERE kind = 'org' ORDER BY name";
     PREPARE(s, *c, sql.c_str());
     std::vector<NamespaceRow> out;
     DERMAGA_CHECK(each_row(*c, s, "list organisations", [&](Stmt& st) { out.push_back(read_ns(st)); }));
