@@ -25,7 +25,7 @@ namespace {
 using Json = nlohmann::json;
 namespace asio = boost::asio;
 
-constexpr std::size_t max_form = 64 * 1024;
+constexpr std::size_t max_form = std::size_t{64} * 1024;
 
 /// application/x-www-form-urlencoded → name/value pairs.
 std::vector<std::pair<std::string, std::string>> parse_form(std::string_view body) {

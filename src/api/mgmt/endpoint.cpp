@@ -12,7 +12,7 @@ namespace dermaga::api {
 namespace mgmt {
 
 namespace {
-constexpr std::size_t max_body = 64 * 1024;
+constexpr std::size_t max_body = std::size_t{64} * 1024;
 constexpr std::string_view mgmt_prefix = "/api/v1/";
 
 Error bad(std::string detail) { return Error{make_error_code(auth::errc::bad_input), std::move(detail)}; }
