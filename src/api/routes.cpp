@@ -214,11 +214,8 @@ awaitable<http::Response> Api::dispatch(http::Request& req) {
         co_return gate_->refuse(req, caller, repo->str(), needed);
     }
     ctx.can_read = [&](const std::string& other) {
-        if (caller.grant && !(caller.grant->actions_on("repository", other) & auth::pull)) {
-            return false;
-        }
-        auto a = authz.actions(caller.principal, other);
-        return a && (*a & auth::pull);
+        auto may = gate_->may(caller, other, auth::pull);
+        return may && *may;
     };
     if (route.kind == K::upload) {
         auto owned = co_await ctx.call([&] { return registry_.check_upload_owner(*repo, route.arg, ctx.owner); });

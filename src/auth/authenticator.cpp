@@ -165,6 +165,12 @@ Result<Principal> Authenticator::revalidate(const Checked& c) {
 }
 
 Result<Principal> Authenticator::login(std::string_view user, std::string_view secret, std::string_view address) {
+    DERMAGA_TRY(checked, login_checked(user, secret, address));
+    return std::move(checked.principal);
+}
+
+Result<Authenticator::Checked> Authenticator::login_checked(std::string_view user, std::string_view secret,
+                                                            std::string_view address) {
     const auto now = clock_.now_unix();
     const std::string user_key = "user:" + std::string(user);
     const std::string ip_key = "ip:" + std::string(address);
@@ -179,7 +185,7 @@ Result<Principal> Authenticator::login(std::string_view user, std::string_view s
     if (checked) {
         DERMAGA_CHECK(store_.login_succeeded(user_key));
         audit(checked->principal.name, checked->principal.kind_name(), address, "success", checked->principal.method);
-        return checked->principal;
+        return checked;
     }
     if (checked.error().code != errc::unauthenticated) {
         audit(user, "user", address, "error", checked.error().detail);
@@ -200,20 +206,29 @@ Result<Principal> Authenticator::login(std::string_view user, std::string_view s
     return fail(errc::unauthenticated, slow ? "slow" : "");
 }
 
+std::optional<Authenticator::Checked> Authenticator::recall(const std::string& key, std::int64_t now) {
+    std::lock_guard lock(mu_);
+    if (auto it = cache_.find(key); it != cache_.end() && it->second.until > now) {
+        return it->second.checked;
+    }
+    return std::nullopt;
+}
+
+void Authenticator::remember(const std::string& key, Checked checked, std::int64_t now) {
+    std::lock_guard lock(mu_);
+    if (cache_.size() >= cache_max) {
+        cache_.clear();  // bounded; only costs a re-check
+    }
+    cache_[key] = CacheEntry{std::move(checked), now + cache_seconds};
+}
+
 Result<Principal> Authenticator::basic(std::string_view user, std::string_view secret, std::string_view address) {
     std::string key = std::string(user);
     key.push_back('\0');
     key.append(secret);
     key = std::string(digest_of(key).hex());
     const auto now = clock_.now_unix();
-    std::optional<Checked> hit;
-    {
-        std::lock_guard lock(mu_);
-        if (auto it = cache_.find(key); it != cache_.end() && it->second.until > now) {
-            hit = it->second.checked;
-        }
-    }
-    if (hit) {
+    if (auto hit = recall(key, now)) {
         auto p = revalidate(*hit);
         if (p || p.error().code != errc::unauthenticated) {
             return p;
@@ -221,36 +236,16 @@ Result<Principal> Authenticator::basic(std::string_view user, std::string_view s
         std::lock_guard lock(mu_);
         cache_.erase(key);
     }
-    const auto t = clock_.now_unix();
-    auto p = login(user, secret, address);
-    if (!p) {
-        return p;
-    }
-    // Re-derive the fingerprint the login was checked against for later revalidation.
-    Checked c{*p, {}};
-    if (p->kind == Principal::Kind::robot) {
-        c.fingerprint = secret_hash(secret);
-    } else if (p->method == "password") {
-        DERMAGA_TRY(u, store_.user_by_id(p->id));
-        c.fingerprint = u ? u->password_hash : std::string();
-    }
-    std::lock_guard lock(mu_);
-    if (cache_.size() >= cache_max) {
-        cache_.clear();
-    }
-    cache_[key] = CacheEntry{std::move(c), t + cache_seconds};
-    return p;
+    DERMAGA_TRY(checked, login_checked(user, secret, address));
+    remember(key, checked, now);
+    return std::move(checked.principal);
 }
 
 Result<Principal> Authenticator::certificate(std::string_view cn, std::string_view address) {
     const std::string key = "cert:" + std::string(cn);
     const auto now = clock_.now_unix();
-    {
-        std::lock_guard lock(mu_);
-        if (auto it = cache_.find(key); it != cache_.end() && it->second.until > now) {
-            auto c = it->second.checked;
-            return revalidate(c);
-        }
+    if (auto hit = recall(key, now)) {
+        return revalidate(*hit);
     }
     DERMAGA_TRY(u, store_.user(cn));
     if (!u || u->disabled) {
@@ -259,11 +254,7 @@ Result<Principal> Authenticator::certificate(std::string_view cn, std::string_vi
     }
     auto p = user_principal(*u, "certificate");
     audit(p.name, "user", address, "success", "certificate");
-    std::lock_guard lock(mu_);
-    if (cache_.size() >= cache_max) {
-        cache_.clear();
-    }
-    cache_[key] = CacheEntry{Checked{p, u->password_hash}, now + cache_seconds};
+    remember(key, Checked{p, u->password_hash}, now);
     return p;
 }
 

@@ -66,6 +66,11 @@ private:
         std::string fingerprint;  ///< the stored credential form it was checked against
     };
     Result<Checked> check(std::string_view user, std::string_view secret);
+    /// login(), keeping what the credential was checked against.
+    Result<Checked> login_checked(std::string_view user, std::string_view secret, std::string_view address);
+    /// The remembered check under `key` while it is fresh.
+    std::optional<Checked> recall(const std::string& key, std::int64_t now);
+    void remember(const std::string& key, Checked checked, std::int64_t now);
     Result<Checked> check_user(std::string_view user, std::string_view secret);
     Result<Principal> revalidate(const Checked& c);
     void audit(std::string_view actor, std::string_view kind, std::string_view address, std::string_view outcome,

@@ -9,19 +9,23 @@ std::string_view namespace_of(std::string_view repo) {
     return repo.substr(0, repo.find('/'));
 }
 
-Result<unsigned> Authorizer::actions(const Principal& p, std::string_view repo) {
-    if (p.admin && p.local_operator) {
-        return all_actions;
+Result<bool> Authorizer::is_admin(const Principal& p) {
+    if (!p.admin || p.local_operator) {
+        return p.admin;
     }
+    DERMAGA_TRY(u, store_.user_by_id(p.id));
+    return u && u->admin && !u->disabled;
+}
+
+Result<unsigned> Authorizer::actions(const Principal& p, std::string_view repo) {
     if (p.admin) {
-        // Still live and still an administrator (a bearer token may outlive either).
-        DERMAGA_TRY(u, store_.user_by_id(p.id));
-        if (!u || u->disabled || !u->admin) {
-            auto demoted = p;
-            demoted.admin = false;
-            return u && !u->disabled ? actions(demoted, repo) : Result<unsigned>(0u);
+        DERMAGA_TRY(admin, is_admin(p));
+        if (admin) {
+            return all_actions & p.scope;
         }
-        return all_actions & p.scope;
+        auto plain = p;  // demoted or disabled since the credential was issued
+        plain.admin = false;
+        return actions(plain, repo);
     }
     const auto ns = namespace_of(repo);
     DERMAGA_TRY(f, store_.access_facts(p.kind_name(), p.id, ns, repo));
@@ -46,32 +50,28 @@ Result<meta::Page> Authorizer::readable(const Principal& p, std::string_view las
     if (!(p.scope & pull)) {
         return meta::Page{};
     }
-    if (p.local_operator) {
-        return store_.readable_repositories("admin", 0, last, n);
+    DERMAGA_TRY(admin, is_admin(p));
+    if (admin) {
+        return store_.readable_repositories("admin", p.id, last, n);
     }
-    std::string_view kind = p.kind_name();
     if (p.kind == Principal::Kind::user) {
         DERMAGA_TRY(u, store_.user_by_id(p.id));
         if (!u || u->disabled) {
             return meta::Page{};
         }
-        kind = p.admin && u->admin ? "admin" : "user";
     } else if (p.kind == Principal::Kind::robot) {
         DERMAGA_TRY(r, store_.robot_by_id(p.id));
         if (!r || r->disabled || (r->expires_at != 0 && r->expires_at <= std::time(nullptr))) {
             return meta::Page{};
         }
     }
-    return store_.readable_repositories(kind, p.id, last, n);
+    return store_.readable_repositories(p.kind_name(), p.id, last, n);
 }
 
 Result<Role> Authorizer::org_role(const Principal& p, std::string_view org) {
-    if (p.admin && p.local_operator) {
-        return Role::admin;
-    }
-    if (p.admin && (p.scope & manage)) {
-        DERMAGA_TRY(u, store_.user_by_id(p.id));
-        if (u && u->admin && !u->disabled) {
+    if (p.scope & manage) {
+        DERMAGA_TRY(admin, is_admin(p));
+        if (admin) {
             return Role::admin;
         }
     }

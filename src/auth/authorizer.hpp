@@ -24,6 +24,9 @@ class Authorizer {
 public:
     explicit Authorizer(meta::AuthStore& store) : store_(store) {}
 
+    /// Whether `p` is a global administrator now: the local operator, or an enabled account
+    /// still marked admin (a bearer token's claim may be older than a demotion). Blocking.
+    Result<bool> is_admin(const Principal& p);
     /// The actions `p` may take on `repo` (a bit set of Action). Blocking.
     Result<unsigned> actions(const Principal& p, std::string_view repo);
     /// A catalog page of the repositories `p` may pull from (see AuthStore). Blocking.

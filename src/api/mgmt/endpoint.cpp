@@ -175,7 +175,12 @@ boost::asio::awaitable<http::Response> mgmt_endpoint(Gate* gate, http::Request& 
     auth::Admin admin(gate->services());
     mgmt::Call call{admin, auth::Actor{id.caller->principal, req.remote(), {}}, m,
                     mgmt::split_path(req.path()), std::move(body), req};
-    co_return co_await run_blocking(blocking, [&] { return mgmt::route(call); });
+    co_return co_await run_blocking(blocking, [&] {
+        // Admin's rules read principal.admin: make a bearer token's claim current first.
+        auto& p = call.actor.principal;
+        p.admin = gate->services().authz.is_admin(p).value_or(false);
+        return mgmt::route(call);
+    });
 }
 
 }  // namespace dermaga::api
