@@ -1,4 +1,6 @@
 // Filesystem-specific behaviour of FsBlobStore that the backend contract does not cover.
+#include "storage/fs/fs_blob_store.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/vfs.h>
@@ -7,8 +9,6 @@
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include "storage/fs/fs_blob_store.hpp"
 
 using namespace dermaga;
 using namespace dermaga::storage;
@@ -38,7 +38,8 @@ std::size_t resident_pages(int fd, std::size_t size) {
 // An upload is write-once data: it is written behind and leaves the page cache, so pushing large
 // blobs neither evicts what clients pull nor makes each upload fault in fresh memory.
 TEST(FsBlobStore, UploadsAreWrittenBehindAndLeaveThePageCache) {
-    const auto dir = std::filesystem::temp_directory_path() / ("dermaga-fs-" + std::to_string(::getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("dermaga-fs-" + std::to_string(::getpid()));
     struct statfs sfs {};
     std::filesystem::create_directories(dir);
     ASSERT_EQ(::statfs(dir.c_str(), &sfs), 0);
@@ -71,7 +72,8 @@ TEST(FsBlobStore, UploadsAreWrittenBehindAndLeaveThePageCache) {
         ASSERT_TRUE(b);
         EXPECT_LT(resident_pages(b->fd.get(), all.size()), pages / 8) << "and none once committed";
         std::string back(all.size(), '\0');
-        ASSERT_EQ(::pread(b->fd.get(), back.data(), back.size(), 0), static_cast<ssize_t>(back.size()));
+        ASSERT_EQ(::pread(b->fd.get(), back.data(), back.size(), 0),
+                  static_cast<ssize_t>(back.size()));
         EXPECT_TRUE(back == all) << "the blob reads back from disk unchanged";
     }
     std::filesystem::remove_all(dir);
