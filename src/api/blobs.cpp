@@ -1,5 +1,11 @@
 // GET/HEAD/DELETE /v2/<name>/blobs/<digest>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <charconv>
+#include <memory>
 
 #include "api/handlers.hpp"
 #include "api/oci_errors.hpp"
@@ -57,6 +63,21 @@ std::optional<ByteRange> parse_range(std::string_view h, std::uint64_t size) {
     return ByteRange{first, last};
 }
 
+/// A large blob may be cold (pushed blobs are not cached): its next windows are read into
+/// the page cache on the blocking pool while the I/O thread sends, instead of the I/O thread
+/// stalling on each page fault-in. Each job is one short readahead(2) on its own descriptor.
+std::function<void(std::uint64_t, std::uint64_t)> read_ahead_on(boost::asio::thread_pool& pool, int fd) {
+    auto own = std::make_shared<UniqueFd>(::dup(fd));
+    if (!*own) {
+        return {};
+    }
+    return [&pool, own](std::uint64_t off, std::uint64_t len) {
+        boost::asio::post(pool, [own, off, len] {
+            ::readahead(own->get(), static_cast<off64_t>(off), static_cast<std::size_t>(len));
+        });
+    };
+}
+
 }  // namespace
 
 awaitable<http::Response> get_blob(Context& ctx, http::Request& req, const RepoName& repo, const Digest& digest) {
@@ -94,6 +115,9 @@ awaitable<http::Response> get_blob(Context& ctx, http::Request& req, const RepoN
                                    std::to_string(size));
         body.offset = br->first;
         body.length = br->last - br->first + 1;
+    }
+    if (body.length > http::read_ahead_window) {
+        body.read_ahead = read_ahead_on(ctx.blocking, body.fd.get());
     }
     r.body = std::move(body);
     co_return r;

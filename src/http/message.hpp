@@ -4,6 +4,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -84,7 +85,14 @@ struct FileBody {
     UniqueFd fd;
     std::uint64_t offset = 0;
     std::uint64_t length = 0;
+    /// Optional. Called on the I/O thread as the send advances, with each window of
+    /// `read_ahead_window` bytes that is about to be sent (at most two windows ahead), so the
+    /// owner can pull it into the page cache elsewhere; a cold file then stalls a worker
+    /// instead of the I/O thread. Never called after the response ends.
+    std::function<void(std::uint64_t offset, std::uint64_t length)> read_ahead;
 };
+
+inline constexpr std::uint64_t read_ahead_window = 8u << 20;
 
 /// A response. `content_length` overrides the body size (used for HEAD answers).
 struct Response {

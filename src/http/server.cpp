@@ -39,6 +39,24 @@ using detail::tuple_awaitable;
 namespace {
 
 constexpr std::size_t max_drain_bytes = 1 << 20;
+
+/// Hands FileBody::read_ahead the windows just ahead of the send position, each once.
+class ReadAhead {
+public:
+    explicit ReadAhead(const FileBody& f) : f_(f), next_(f.offset), end_(f.offset + f.length) {}
+    void at(std::uint64_t pos) {
+        while (f_.read_ahead && next_ < end_ && next_ < pos + 2 * read_ahead_window) {
+            const auto len = std::min(read_ahead_window, end_ - next_);
+            f_.read_ahead(next_, len);
+            next_ += len;
+        }
+    }
+
+private:
+    const FileBody& f_;
+    std::uint64_t next_;
+    std::uint64_t end_;
+};
 /// Over TLS a file goes through user space in pieces this big (memory per download).
 constexpr std::size_t tls_file_chunk = 256 * 1024;
 
@@ -394,8 +412,10 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         }
         off_t off = static_cast<off_t>(file.offset);
         std::uint64_t left = file.length;
+        ReadAhead ahead(file);
         asio::steady_timer deadline(sock.get_executor());
         while (left > 0) {
+            ahead.at(static_cast<std::uint64_t>(off));
             ssize_t n = ::sendfile(sock.native_handle(), file.fd.get(), &off, std::min<std::uint64_t>(left, 1u << 22));
             if (n > 0) {
                 left -= static_cast<std::uint64_t>(n);
@@ -431,7 +451,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         auto chunk = std::make_unique_for_overwrite<char[]>(size);
         auto off = static_cast<off_t>(file.offset);
         std::uint64_t left = file.length;
+        ReadAhead ahead(file);
         while (left > 0) {
+            ahead.at(static_cast<std::uint64_t>(off));
             ssize_t n = ::pread(file.fd.get(), chunk.get(), std::min<std::uint64_t>(left, size), off);
             if (n < 0 && errno == EINTR) {
                 continue;

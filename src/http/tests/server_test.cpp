@@ -11,7 +11,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 using namespace dermaga;
 using namespace dermaga::http;
@@ -42,11 +45,27 @@ protected:
         } else if (req.path() == "/file") {
             int fd = ::open("/proc/self/exe", O_RDONLY);
             r.body = FileBody{UniqueFd(fd), 1, 10};
+        } else if (req.path() == "/big") {
+            // A sparse file of two and a half read-ahead windows, sent from byte 3.
+            const auto path = std::filesystem::temp_directory_path() / ("dermaga-big-" + std::to_string(::getpid()));
+            int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+            ::unlink(path.c_str());
+            EXPECT_EQ(::ftruncate(fd, big_size), 0);
+            FileBody f{UniqueFd(fd), 3, big_size - 3};
+            f.read_ahead = [this](std::uint64_t off, std::uint64_t len) {
+                std::lock_guard lock(mu_);
+                windows_.emplace_back(off, len);
+            };
+            r.body = std::move(f);
         } else {
             r.body = std::string("hello");
         }
         co_return r;
     }
+
+    static constexpr std::uint64_t big_size = 5 * read_ahead_window / 2;
+    std::mutex mu_;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> windows_;
 
     /// Sends raw bytes, returns everything read until the server closes or `until` appears.
     std::string exchange(const std::string& raw, const std::string& until = "") {
@@ -115,6 +134,22 @@ TEST_F(ServerTest, SendsFileRanges) {
     auto out = exchange("GET /file HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     EXPECT_NE(out.find("Content-Length: 10\r\n"), std::string::npos) << out;
     EXPECT_NE(out.find("\r\n\r\nELF"), std::string::npos) << out;  // bytes 1..10 of the ELF header
+}
+
+TEST_F(ServerTest, FileBodyReadAheadCoversTheRangeOnceInOrder) {
+    auto out = exchange("GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    const auto head_end = out.find("\r\n\r\n");
+    ASSERT_NE(head_end, std::string::npos);
+    EXPECT_EQ(out.size() - head_end - 4, big_size - 3);
+    std::lock_guard lock(mu_);
+    ASSERT_EQ(windows_.size(), 3u);
+    std::uint64_t next = 3;
+    for (auto [off, len] : windows_) {
+        EXPECT_EQ(off, next);
+        EXPECT_LE(len, read_ahead_window);
+        next = off + len;
+    }
+    EXPECT_EQ(next, big_size) << "the windows end where the body ends";
 }
 
 TEST_F(ServerTest, ClientThatHangsUpMidBodyIsDroppedAtOnce) {
