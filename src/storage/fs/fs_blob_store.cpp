@@ -255,9 +255,14 @@ Result<void> FsBlobStore::commit_upload(std::string_view id, const Digest& diges
         ::fchmod(fd.get(), 0440);
     }
     std::error_code ec;
-    fs::create_directories(dst.parent_path(), ec);
+    const bool new_shard = fs::create_directories(dst.parent_path(), ec);
     if (ec) {
         return fail(errc::io_error, "mkdir " + dst.parent_path().string() + ": " + ec.message());
+    }
+    // A new shard directory's own entry must be durable too, or a power loss could drop it
+    // with every blob linked into it.
+    if (new_shard && !fsync_dir(dst.parent_path().parent_path())) {
+        return io_fail("fsync dir", dst.parent_path().parent_path());
     }
     if (::link(src.c_str(), dst.c_str()) != 0 && errno != EEXIST) {
         return io_fail("link", src);
