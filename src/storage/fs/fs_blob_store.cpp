@@ -23,8 +23,7 @@ bool safe_id(std::string_view id) {
         return false;
     }
     for (char c : id) {
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_')) {
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
             return false;
         }
     }
@@ -69,8 +68,7 @@ public:
     Result<void> write(std::span<const char> bytes) override {
         const std::uint64_t before = size_;
         DERMAGA_CHECK(write_all(bytes));
-        for (auto end = (before / writeback_chunk + 1) * writeback_chunk; end <= size_;
-             end += writeback_chunk) {
+        for (auto end = (before / writeback_chunk + 1) * writeback_chunk; end <= size_; end += writeback_chunk) {
             DERMAGA_CHECK(write_behind(end));
         }
         return {};
@@ -86,7 +84,6 @@ private:
     /// instead of each blob taking fresh memory (on a VM whose free memory goes back to the
     /// host, first-touch pages made writes 4x slower) and evicting the blobs clients pull.
     ///
-    ///
     /// Waiting on a range consumes its write error (errseq), so commit's fdatasync would no
     /// longer see it while the running hash still matched the bytes as received. On an error
     /// the upload file is therefore removed: the session answers BLOB_UPLOAD_UNKNOWN and the
@@ -98,8 +95,7 @@ private:
         bool ok = ::sync_file_range(fd, last, chunk, SYNC_FILE_RANGE_WRITE) == 0;
         if (ok && last >= chunk) {
             ok = ::sync_file_range(fd, last - chunk, chunk,
-                                   SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                                       SYNC_FILE_RANGE_WAIT_AFTER) == 0;
+                                   SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) == 0;
             if (ok) {
                 ::posix_fadvise(fd, last - chunk, chunk, POSIX_FADV_DONTNEED);
             }
@@ -142,8 +138,7 @@ FsBlobStore::FsBlobStore(fs::path root) : root_(std::move(root)) {
     for (const char* sub : {"blobs/sha256", "blobs/sha512", "uploads"}) {
         fs::create_directories(root_ / sub, ec);
         if (ec) {
-            throw std::runtime_error("cannot create " + (root_ / sub).string() + ": " +
-                                     ec.message());
+            throw std::runtime_error("cannot create " + (root_ / sub).string() + ": " + ec.message());
         }
     }
 }
@@ -154,9 +149,7 @@ fs::path FsBlobStore::blob_path(const Digest& d) const {
     return root_ / "blobs" / alg / std::string(hex.substr(0, 2)) / std::string(hex);
 }
 
-fs::path FsBlobStore::upload_path(std::string_view id) const {
-    return root_ / "uploads" / std::string(id);
-}
+fs::path FsBlobStore::upload_path(std::string_view id) const { return root_ / "uploads" / std::string(id); }
 
 Result<std::uint64_t> FsBlobStore::stat(const Digest& digest) {
     struct stat st {};
@@ -200,8 +193,7 @@ Result<std::unique_ptr<UploadWriter>> FsBlobStore::append_upload(std::string_vie
     }
     auto p = upload_path(id);
     DERMAGA_TRY(f, open_sized(p, O_WRONLY | O_APPEND, errc::upload_unknown, id));
-    return std::unique_ptr<UploadWriter>(
-        std::make_unique<FsUploadWriter>(std::move(f.fd), f.size, p));
+    return std::unique_ptr<UploadWriter>(std::make_unique<FsUploadWriter>(std::move(f.fd), f.size, p));
 }
 
 Result<std::uint64_t> FsBlobStore::upload_size(std::string_view id) {
@@ -247,10 +239,8 @@ Result<void> FsBlobStore::commit_upload(std::string_view id, const Digest& diges
             return io_fail("fsync", src);
         }
         struct stat st {};
-        if (::fstat(fd.get(), &st) == 0 &&
-            static_cast<std::uint64_t>(st.st_size) > writeback_chunk) {
-            ::posix_fadvise(fd.get(), 0, 0,
-                            POSIX_FADV_DONTNEED);  // the tail goes the way of the rest
+        if (::fstat(fd.get(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) > writeback_chunk) {
+            ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED);  // the tail goes the way of the rest
         }
         ::fchmod(fd.get(), 0440);
     }
@@ -273,12 +263,11 @@ Result<void> FsBlobStore::commit_upload(std::string_view id, const Digest& diges
     return {};
 }
 
-Result<std::vector<std::string>> FsBlobStore::stale_uploads(std::int64_t modified_before,
-                                                            std::size_t limit) {
+Result<std::vector<std::string>> FsBlobStore::stale_uploads(std::int64_t modified_before, std::size_t limit) {
     std::vector<std::string> out;
     std::error_code ec;
-    for (fs::directory_iterator it(root_ / "uploads", ec), end;
-         !ec && it != end && out.size() < limit; it.increment(ec)) {
+    for (fs::directory_iterator it(root_ / "uploads", ec), end; !ec && it != end && out.size() < limit;
+         it.increment(ec)) {
         struct stat st {};
         if (::stat(it->path().c_str(), &st) == 0 && st.st_mtime < modified_before) {
             out.push_back(it->path().filename().string());

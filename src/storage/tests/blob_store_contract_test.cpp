@@ -1,5 +1,6 @@
 // The contract every BlobStore must meet, run against each backend.
 #include <gtest/gtest.h>
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -128,11 +129,9 @@ TEST_P(BlobStoreContract, LargeUploadAcrossWritersReadsBackExactly) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BlobStoreContract,
-                         ::testing::Values(Backend{"fs",
-                                                   [](const std::filesystem::path& p) {
-                                                       return std::unique_ptr<BlobStore>(
-                                                           std::make_unique<FsBlobStore>(p));
-                                                   }}),
+                         ::testing::Values(Backend{"fs", [](const std::filesystem::path& p) {
+                             return std::unique_ptr<BlobStore>(std::make_unique<FsBlobStore>(p));
+                         }}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
