@@ -101,8 +101,11 @@ awaitable<http::Response> get_blob(Context& ctx, http::Request& req, const RepoN
     if (!blob) {
         co_return error_response(blob.error());
     }
-    const std::uint64_t size = blob->size;
-    http::FileBody body{std::move(blob->fd), 0, size};
+    auto* file = std::get_if<storage::OpenBlob>(&*blob);
+    auto* data = std::get_if<std::string>(&*blob);
+    const std::uint64_t size = file ? file->size : data->size();
+    std::uint64_t first = 0;
+    std::uint64_t length = size;
     if (auto range = req.header("Range"); !range.empty()) {
         auto br = parse_range(range, size);
         if (!br) {
@@ -113,9 +116,14 @@ awaitable<http::Response> get_blob(Context& ctx, http::Request& req, const RepoN
         r.status = 206;
         r.set("Content-Range", "bytes " + std::to_string(br->first) + "-" + std::to_string(br->last) + "/" +
                                    std::to_string(size));
-        body.offset = br->first;
-        body.length = br->last - br->first + 1;
+        first = br->first;
+        length = br->last - br->first + 1;
     }
+    if (data) {  // a small blob kept in the metadata store
+        r.body = length == size ? std::move(*data) : data->substr(first, length);
+        co_return r;
+    }
+    http::FileBody body{std::move(file->fd), first, length};
     if (body.length > http::read_ahead_window) {
         body.read_ahead = read_ahead_on(ctx.blocking, body.fd.get());
     }

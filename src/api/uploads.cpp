@@ -136,6 +136,27 @@ bool has_body(http::Request& req) {
     return cl ? *cl > 0 : req.has_header("Transfer-Encoding");
 }
 
+/// Completes upload `id` with the request body as its last bytes. A small body in one piece
+/// (a Content-Length within the inline limit, no Content-Range) is read into memory and never
+/// touches a file; anything else streams into the upload first.
+awaitable<Result<std::uint64_t>> complete_with_body(Context& ctx, http::Request& req, const RepoName& repo,
+                                                    const std::string& id, const Digest& digest,
+                                                    std::optional<std::uint64_t> start) {
+    const auto limit = ctx.registry.options().inline_blob_bytes;
+    if (auto cl = req.body().content_length(); cl && *cl <= limit && !start) {
+        auto body = co_await req.read_body(static_cast<std::size_t>(limit));
+        if (!body) {
+            co_return tl::unexpected(body.error());
+        }
+        co_return co_await ctx.call([&] { return ctx.registry.complete_upload_with(repo, id, digest, *body); });
+    }
+    auto streamed = co_await stream_into_upload(ctx, req, repo, id, start);
+    if (!streamed) {
+        co_return tl::unexpected(streamed.error());
+    }
+    co_return co_await ctx.call([&] { return ctx.registry.complete_upload(repo, id, digest); });
+}
+
 }  // namespace
 
 awaitable<http::Response> start_upload(Context& ctx, http::Request& req, const RepoName& repo) {
@@ -176,11 +197,7 @@ awaitable<http::Response> start_upload(Context& ctx, http::Request& req, const R
             co_await ctx.call([&] { return ctx.registry.cancel_upload(repo, *id); });
             co_return error_response(digest.error());
         }
-        auto streamed = co_await stream_into_upload(ctx, req, repo, *id, std::uint64_t{0});
-        if (!streamed) {
-            co_return error_response(streamed.error());
-        }
-        auto done = co_await ctx.call([&] { return ctx.registry.complete_upload(repo, *id, *digest); });
+        auto done = co_await complete_with_body(ctx, req, repo, *id, *digest, std::nullopt);
         if (!done) {
             co_return error_response(done.error());
         }
@@ -229,6 +246,7 @@ awaitable<http::Response> put_upload(Context& ctx, http::Request& req, const Rep
     if (!digest) {
         co_return error_response(digest.error());
     }
+    Result<std::uint64_t> done;
     if (has_body(req)) {
         auto range = chunk_range(req);
         if (!range) {
@@ -238,12 +256,10 @@ awaitable<http::Response> put_upload(Context& ctx, http::Request& req, const Rep
         if (*range) {
             start = (*range)->first;
         }
-        auto streamed = co_await stream_into_upload(ctx, req, repo, id, start);
-        if (!streamed) {
-            co_return error_response(streamed.error());
-        }
+        done = co_await complete_with_body(ctx, req, repo, id, *digest, start);
+    } else {
+        done = co_await ctx.call([&] { return ctx.registry.complete_upload(repo, id, *digest); });
     }
-    auto done = co_await ctx.call([&] { return ctx.registry.complete_upload(repo, id, *digest); });
     if (!done) {
         co_return error_response(done.error());
     }

@@ -1,5 +1,5 @@
 #pragma once
-// MetaStore: the source of truth for everything but blob bytes. Every method is one
+// MetaStore: the source of truth for everything but the bytes of large blobs. Every method is one
 // transaction; every method blocks (call through run_blocking) and is thread-safe.
 
 #include <cstdint>
@@ -77,9 +77,14 @@ public:
     /// Size of a blob if it is linked to `repo`, else nullopt.
     virtual Result<std::optional<std::uint64_t>> linked_blob(std::string_view repo, std::string_view digest) = 0;
     /// Records blob `digest` of `size` bytes and links it to `repo` (creating the repository),
-    /// and deletes upload `upload_id` if not empty — all in one transaction.
+    /// and deletes upload `upload_id` if not empty — all in one transaction. With `data`, the
+    /// blob's bytes are kept here instead of in the blob store (unless the blob is already
+    /// recorded: the first copy wins).
     virtual Result<void> link_blob(std::string_view repo, std::string_view digest, std::uint64_t size,
-                                   std::string_view upload_id, std::int64_t now) = 0;
+                                   std::string_view upload_id, std::int64_t now,
+                                   std::optional<std::string_view> data = std::nullopt) = 0;
+    /// The bytes of a blob kept here; nullopt when the blob store has them (or no such blob).
+    virtual Result<std::optional<std::string>> blob_data(std::string_view digest) = 0;
     /// Removes the link; returns false when there was none.
     virtual Result<bool> unlink_blob(std::string_view repo, std::string_view digest) = 0;
 

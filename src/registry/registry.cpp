@@ -28,9 +28,18 @@ Result<std::uint64_t> Registry::blob_size(const RepoName& repo, const Digest& di
     return **linked;
 }
 
-Result<storage::OpenBlob> Registry::open_blob(const RepoName& repo, const Digest& digest) {
+Result<BlobContent> Registry::open_blob(const RepoName& repo, const Digest& digest) {
     DERMAGA_TRY(size, blob_size(repo, digest));
-    (void)size;
+    if (size <= options_.inline_blob_bytes) {
+        auto data = meta_.blob_data(digest.str());
+        if (!data) {
+            return fail(unavailable(data.error()));
+        }
+        if (*data) {
+            return BlobContent(std::move(**data));
+        }
+        // Stored as a file (pushed before blobs were kept inline, or a larger limit then).
+    }
     auto b = blobs_.open(digest);
     if (!b) {
         if (b.error().code == storage::errc::not_found) {
@@ -38,7 +47,7 @@ Result<storage::OpenBlob> Registry::open_blob(const RepoName& repo, const Digest
         }
         return fail(unavailable(b.error()));
     }
-    return std::move(*b);
+    return BlobContent(std::move(*b));
 }
 
 Result<void> Registry::delete_blob(const RepoName& repo, const Digest& digest) {

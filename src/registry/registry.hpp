@@ -11,6 +11,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <variant>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -30,7 +31,14 @@ struct Options {
     /// Bytes of manifests kept in memory for pulls (0 disables the cache). Exact only while
     /// this process is the metadata store's only writer (the embedded SQLite mode).
     std::size_t manifest_cache_bytes = 64 * 1024 * 1024;
+    /// Blobs up to this size (configs, tiny layers) are kept in the metadata store, committed
+    /// with the transaction that records them, instead of as files: no file and directory
+    /// fsync per small blob.
+    std::uint64_t inline_blob_bytes = 64 * 1024;
 };
+
+/// A blob's bytes: an open file, or the bytes themselves for a blob kept in the metadata store.
+using BlobContent = std::variant<storage::OpenBlob, std::string>;
 
 /// An upload being appended to. Only one exists per upload at a time; give it back with
 /// Registry::end_append (also on failure) so the running hash is kept.
@@ -60,7 +68,7 @@ public:
     /// Size of a blob linked to `repo`. Errors: blob_unknown.
     Result<std::uint64_t> blob_size(const RepoName& repo, const Digest& digest);
     /// Opens a blob linked to `repo`. Errors: blob_unknown, unavailable.
-    Result<storage::OpenBlob> open_blob(const RepoName& repo, const Digest& digest);
+    Result<BlobContent> open_blob(const RepoName& repo, const Digest& digest);
     /// Unlinks a blob from `repo` (bytes go at garbage collection). Errors: blob_unknown.
     Result<void> delete_blob(const RepoName& repo, const Digest& digest);
 
@@ -83,6 +91,11 @@ public:
     /// Verifies the digest and commits the blob. Mismatch discards the upload (digest_invalid).
     /// Errors: blob_upload_unknown, digest_invalid, blob_upload_invalid, unavailable.
     Result<std::uint64_t> complete_upload(const RepoName& repo, std::string_view id, const Digest& digest);
+    /// Like appending `body` and then complete_upload, for a small final body already in
+    /// memory: when the upload is still empty and `body` fits options().inline_blob_bytes, the
+    /// bytes never touch a file. Same errors.
+    Result<std::uint64_t> complete_upload_with(const RepoName& repo, std::string_view id, const Digest& digest,
+                                               std::string_view body);
     /// Cancels an upload. Errors: blob_upload_unknown.
     Result<void> cancel_upload(const RepoName& repo, std::string_view id);
     /// Deletes up to `limit` upload sessions idle longer than the expiry, with their bytes.
@@ -118,6 +131,13 @@ private:
     Result<meta::UploadRow> find_upload(const RepoName& repo, std::string_view id);
     Result<Hasher> running_hash(std::string_view id, std::uint64_t size, DigestAlgorithm alg);
     void forget_upload(std::string_view id);
+    /// Forgets upload `id` with its session and bytes (a digest mismatch).
+    void discard_upload(std::string_view id);
+    /// Marks upload `id` busy until the returned guard goes (errc::blob_upload_invalid if it is).
+    Result<std::shared_ptr<void>> claim_upload(std::string_view id);
+    /// Records verified blob bytes held in memory in the metadata store, ending upload `id`.
+    Result<std::uint64_t> link_inline(const RepoName& repo, std::string_view id, const Digest& digest,
+                                      std::string_view bytes);
 
     storage::BlobStore& blobs_;
     meta::MetaStore& meta_;

@@ -176,24 +176,51 @@ void Registry::forget_upload(std::string_view id) {
     hashes_.erase(std::string(id));
 }
 
-Result<std::uint64_t> Registry::complete_upload(const RepoName& repo, std::string_view id, const Digest& digest) {
-    DERMAGA_TRY(row, find_upload(repo, id));
-    (void)row;
+Result<std::shared_ptr<void>> Registry::claim_upload(std::string_view id) {
     {
         std::lock_guard lock(mu_);
         if (!busy_.insert(std::string(id)).second) {
             return fail(errc::blob_upload_invalid, "another request is writing to this upload");
         }
     }
+    return std::shared_ptr<void>(nullptr, [this, id = std::string(id)](void*) {
+        std::lock_guard lock(mu_);
+        busy_.erase(id);
+    });
+}
+
+Result<std::uint64_t> Registry::link_inline(const RepoName& repo, std::string_view id, const Digest& digest,
+                                            std::string_view bytes) {
+    forget_upload(id);
+    if (auto r = meta_.link_blob(repo.str(), digest.str(), bytes.size(), id, clock_.now_unix(), bytes); !r) {
+        return fail(unavailable(r.error()));
+    }
+    (void)blobs_.delete_upload(id);  // when the bytes came through a file
+    return bytes.size();
+}
+
+namespace {
+Result<std::string> read_all(storage::BlobStore& blobs, std::string_view id, std::uint64_t size) {
+    if (size == 0) {
+        return std::string();
+    }
+    auto src = blobs.read_upload(id);
+    if (!src) {
+        return tl::unexpected(src.error());
+    }
+    std::string bytes(size, '\0');
+    if (::pread(src->fd.get(), bytes.data(), bytes.size(), 0) != static_cast<ssize_t>(bytes.size())) {
+        return fail(unavailable(Error{make_error_code(errc::unavailable), "short read of upload " + std::string(id)}));
+    }
+    return bytes;
+}
+}  // namespace
+
+Result<std::uint64_t> Registry::complete_upload(const RepoName& repo, std::string_view id, const Digest& digest) {
+    DERMAGA_TRY(row, find_upload(repo, id));
+    (void)row;
     // Held until we return, so no PATCH can append between hashing and the commit.
-    struct Release {
-        Registry& r;
-        std::string id;
-        ~Release() {
-            std::lock_guard lock(r.mu_);
-            r.busy_.erase(id);
-        }
-    } release{*this, std::string(id)};
+    DERMAGA_TRY(claim, claim_upload(id));
     auto size = blobs_.upload_size(id);
     if (!size) {
         return fail(errc::blob_upload_unknown, std::string(id));
@@ -201,10 +228,15 @@ Result<std::uint64_t> Registry::complete_upload(const RepoName& repo, std::strin
     DERMAGA_TRY(hasher, running_hash(id, *size, digest.algorithm()));
     Digest actual = hasher.finish();
     if (actual != digest) {
-        forget_upload(id);
-        (void)meta_.delete_upload(id);
-        (void)blobs_.delete_upload(id);
+        discard_upload(id);
         return fail(errc::digest_invalid, "content digest is " + actual.str());
+    }
+    if (*size <= options_.inline_blob_bytes) {
+        auto bytes = read_all(blobs_, id, *size);
+        if (!bytes) {
+            return fail(unavailable(bytes.error()));
+        }
+        return link_inline(repo, id, digest, *bytes);
     }
     if (auto r = blobs_.commit_upload(id, digest); !r) {
         return fail(unavailable(r.error()));
@@ -215,6 +247,43 @@ Result<std::uint64_t> Registry::complete_upload(const RepoName& repo, std::strin
     }
     (void)blobs_.delete_upload(id);  // a crash before this leaves a file the sweeper removes
     return *size;
+}
+
+Result<std::uint64_t> Registry::complete_upload_with(const RepoName& repo, std::string_view id, const Digest& digest,
+                                                     std::string_view body) {
+    {
+        DERMAGA_TRY(row, find_upload(repo, id));
+        (void)row;
+        DERMAGA_TRY(claim, claim_upload(id));
+        auto size = blobs_.upload_size(id);
+        if (!size) {
+            return fail(errc::blob_upload_unknown, std::string(id));
+        }
+        if (*size == 0 && body.size() <= options_.inline_blob_bytes) {
+            Hasher h(digest.algorithm());
+            h.update(body);
+            Digest actual = h.finish();
+            if (actual != digest) {
+                discard_upload(id);
+                return fail(errc::digest_invalid, "content digest is " + actual.str());
+            }
+            return link_inline(repo, id, digest, body);
+        }
+    }
+    // Not a small blob in one piece: append like a PATCH, then complete.
+    DERMAGA_TRY(append, begin_append(repo, id, std::nullopt));
+    auto wrote = append.write(body);
+    end_append(std::move(append));
+    if (!wrote) {
+        return tl::unexpected(wrote.error());
+    }
+    return complete_upload(repo, id, digest);
+}
+
+void Registry::discard_upload(std::string_view id) {
+    forget_upload(id);
+    (void)meta_.delete_upload(id);
+    (void)blobs_.delete_upload(id);
 }
 
 Result<void> Registry::cancel_upload(const RepoName& repo, std::string_view id) {

@@ -48,11 +48,13 @@ public:
     /// Deletes a committed blob; deleting a missing blob succeeds.
     virtual Result<void> remove(const Digest& digest) = 0;
 
-    /// Creates an empty upload named `id` (a random token chosen by the caller).
+    /// Starts an empty upload named `id` (a random token chosen by the caller). Which uploads
+    /// exist is the caller's record (the metadata store's sessions): an upload nothing was
+    /// written to may have no storage at all, and reads as empty.
     virtual Result<void> create_upload(std::string_view id) = 0;
-    /// Opens an upload for appending. Errors: errc::upload_unknown, errc::io_error.
+    /// Opens an upload for appending. Errors: errc::upload_unknown (bad id), errc::io_error.
     virtual Result<std::unique_ptr<UploadWriter>> append_upload(std::string_view id) = 0;
-    /// Current size of an upload. Errors: errc::upload_unknown.
+    /// Current size of an upload (0 before its first byte). Errors: errc::upload_unknown (bad id).
     virtual Result<std::uint64_t> upload_size(std::string_view id) = 0;
     /// Opens an upload's bytes for reading (used to re-hash after a restart).
     virtual Result<OpenBlob> read_upload(std::string_view id) = 0;

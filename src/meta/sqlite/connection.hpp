@@ -35,7 +35,8 @@ public:
         return *this;
     }
     Stmt& bind_blob(int i, std::string_view v) {
-        sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+        // A null pointer would bind NULL; an empty value must stay an empty blob.
+        sqlite3_bind_blob(s_, i, v.data() ? v.data() : "", static_cast<int>(v.size()), SQLITE_TRANSIENT);
         return *this;
     }
     Stmt& bind(int i, std::int64_t v) {

@@ -106,12 +106,17 @@ Result<std::optional<std::uint64_t>> SqliteMetaStore::linked_blob(std::string_vi
 }
 
 Result<void> SqliteMetaStore::link_blob(std::string_view repo, std::string_view digest, std::uint64_t size,
-                                        std::string_view upload_id, std::int64_t now) {
+                                        std::string_view upload_id, std::int64_t now,
+                                        std::optional<std::string_view> data) {
     return pool_->write<void>([&](Connection& c) -> Result<void> {
         DERMAGA_TRY(repo_id, ensure_repo(c, repo, now));
         {
-            PREPARE(b, c, "INSERT INTO blobs(digest, size, created_at) VALUES(?1, ?2, ?3) ON CONFLICT DO NOTHING");
+            PREPARE(b, c,
+                    "INSERT INTO blobs(digest, size, created_at, data) VALUES(?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING");
             b.bind(1, digest).bind(2, static_cast<std::int64_t>(size)).bind(3, now);
+            if (data) {
+                b.bind_blob(4, *data);
+            }
             DERMAGA_CHECK(exec_stmt(c, b, "insert blob"));
         }
         {
@@ -126,6 +131,20 @@ Result<void> SqliteMetaStore::link_blob(std::string_view repo, std::string_view 
         }
         return {};
     });
+}
+
+Result<std::optional<std::string>> SqliteMetaStore::blob_data(std::string_view digest) {
+    auto c = pool_->acquire();
+    PREPARE(s, *c, "SELECT data FROM blobs WHERE digest = ?1 AND data IS NOT NULL");
+    s.bind(1, digest);
+    int rc = s.step();
+    if (rc == SQLITE_ROW) {
+        return std::optional<std::string>(s.text(0));
+    }
+    if (rc == SQLITE_DONE) {
+        return std::optional<std::string>();
+    }
+    return db_fail(*c, "blob_data");
 }
 
 Result<bool> SqliteMetaStore::unlink_blob(std::string_view repo, std::string_view digest) {

@@ -18,6 +18,7 @@ namespace {
 
 const std::string blob_a = "sha256:" + std::string(64, 'a');
 const std::string blob_b = "sha256:" + std::string(64, 'b');
+const std::string blob_c = "sha256:" + std::string(64, 'c');
 const std::string man_1 = "sha256:" + std::string(64, '1');
 const std::string man_2 = "sha256:" + std::string(64, '2');
 
@@ -61,6 +62,18 @@ TEST_P(MetaStoreContract, BlobLinksArePerRepository) {
     EXPECT_TRUE(*store_->unlink_blob("a/x", blob_a));
     EXPECT_FALSE(*store_->unlink_blob("a/x", blob_a));
     EXPECT_FALSE(store_->linked_blob("a/x", blob_a)->has_value());
+}
+
+TEST_P(MetaStoreContract, SmallBlobBytesAreKeptWithTheRecordFirstCopyWins) {
+    const std::string bytes("\0binary\xff", 8);
+    ASSERT_TRUE(store_->link_blob("r", blob_a, bytes.size(), "", 1, bytes));
+    EXPECT_EQ(store_->blob_data(blob_a)->value_or("missing"), bytes);
+    ASSERT_TRUE(store_->link_blob("s", blob_a, bytes.size(), "", 2));  // another repository, no bytes
+    EXPECT_EQ(store_->blob_data(blob_a)->value_or("missing"), bytes) << "the first copy stays";
+    ASSERT_TRUE(store_->link_blob("r", blob_b, 0, "", 1, std::string_view()));
+    EXPECT_EQ(store_->blob_data(blob_b)->value_or("missing"), "") << "an empty blob is not a missing one";
+    ASSERT_TRUE(store_->link_blob("r", blob_c, 9, "", 1));
+    EXPECT_FALSE(store_->blob_data(blob_c)->has_value()) << "bytes in the blob store";
 }
 
 TEST_P(MetaStoreContract, LinkingDeletesTheUploadInTheSameTransaction) {

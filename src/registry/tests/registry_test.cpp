@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <variant>
 
 #include "meta/sqlite/sqlite_meta_store.hpp"
 #include "storage/fs/fs_blob_store.hpp"
@@ -72,6 +73,66 @@ TEST_F(RegistryTest, BlobIsVisibleOnlyInItsRepositoryUntilMounted) {
     EXPECT_EQ(*reg_->blob_size(b, d), 5u);
 }
 
+std::string content(const BlobContent& c) {
+    if (const auto* s = std::get_if<std::string>(&c)) {
+        return *s;
+    }
+    const auto& f = std::get<storage::OpenBlob>(c);
+    std::string out(f.size, '\0');
+    EXPECT_EQ(::pread(f.fd.get(), out.data(), out.size(), 0), static_cast<ssize_t>(out.size()));
+    return out;
+}
+
+std::size_t files_under(const std::filesystem::path& dir) {
+    std::size_t n = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+        n += e.is_regular_file() ? 1 : 0;
+    }
+    return n;
+}
+
+TEST_F(RegistryTest, SmallBlobsLiveInTheMetadataStoreLargeOnesInFiles) {
+    auto r = repo("r");
+    const std::string small(Options{}.inline_blob_bytes, 's');
+    const std::string large(Options{}.inline_blob_bytes + 1, 'l');
+    auto ds = push_blob(r, small);
+    auto dl = push_blob(r, large);
+    auto de = push_blob(r, "");
+    auto cs = *reg_->open_blob(r, ds);
+    EXPECT_TRUE(std::holds_alternative<std::string>(cs));
+    EXPECT_EQ(content(cs), small);
+    auto cl = *reg_->open_blob(r, dl);
+    EXPECT_TRUE(std::holds_alternative<storage::OpenBlob>(cl));
+    EXPECT_EQ(content(cl), large);
+    EXPECT_EQ(content(*reg_->open_blob(r, de)), "") << "the empty blob too";
+    EXPECT_EQ(files_under(dir_ / "blobs"), 1u) << "one file: the large blob; no upload files left";
+    open();  // and after a restart
+    EXPECT_EQ(content(*reg_->open_blob(r, ds)), small);
+    EXPECT_EQ(*reg_->blob_size(r, ds), small.size());
+}
+
+TEST_F(RegistryTest, CompleteWithBodyCommitsFromMemoryOrAppends) {
+    auto r = repo("r");
+    auto id = *reg_->start_upload(r);
+    EXPECT_EQ(reg_->complete_upload_with(r, id, digest_of("nope"), "body").error().code, errc::digest_invalid);
+    EXPECT_EQ(reg_->upload_size(r, id).error().code, errc::blob_upload_unknown) << "a mismatch ends the session";
+
+    id = *reg_->start_upload(r);
+    ASSERT_TRUE(reg_->complete_upload_with(r, id, digest_of("body"), "body"));
+    EXPECT_EQ(content(*reg_->open_blob(r, digest_of("body"))), "body");
+    EXPECT_EQ(files_under(dir_ / "blobs"), 0u) << "never touched a file";
+
+    // A final piece after earlier chunks is appended, then the whole is verified.
+    id = *reg_->start_upload(r);
+    {
+        auto a = *reg_->begin_append(r, id, std::nullopt);
+        ASSERT_TRUE(a.write(std::span<const char>("hello ", 6)));
+        reg_->end_append(std::move(a));
+    }
+    ASSERT_TRUE(reg_->complete_upload_with(r, id, digest_of("hello world"), "world"));
+    EXPECT_EQ(content(*reg_->open_blob(r, digest_of("hello world"))), "hello world");
+}
+
 TEST_F(RegistryTest, DigestMismatchDiscardsTheUpload) {
     auto r = repo("r");
     auto id = *reg_->start_upload(r);
@@ -134,10 +195,15 @@ TEST_F(RegistryTest, UploadsExpire) {
 TEST_F(RegistryTest, PurgeRemovesOnlyExpiredUploads) {
     auto r = repo("r");
     auto old_id = *reg_->start_upload(r);
+    {
+        auto a = *reg_->begin_append(r, old_id, std::nullopt);
+        ASSERT_TRUE(a.write(std::span<const char>("abc", 3)));
+        reg_->end_append(std::move(a));
+    }
     clock_.now += Options{}.upload_expiry_seconds + 1;
     auto fresh_id = *reg_->start_upload(r);
     EXPECT_EQ(*reg_->purge_expired_uploads(100), 1u);
-    EXPECT_FALSE(blobs_->upload_size(old_id));
+    EXPECT_EQ(*blobs_->upload_size(old_id), 0u) << "its bytes are gone";
     EXPECT_TRUE(reg_->upload_size(r, fresh_id));
 }
 

@@ -42,7 +42,7 @@ bool fsync_dir(const fs::path& dir) {
 
 /// Opens `p` with `flags` and stats it. A missing file is `missing` (with detail `name`).
 Result<OpenBlob> open_sized(const fs::path& p, int flags, errc missing, std::string_view name) {
-    UniqueFd fd(::open(p.c_str(), flags | O_CLOEXEC));
+    UniqueFd fd(::open(p.c_str(), flags | O_CLOEXEC, 0640));
     if (!fd) {
         if (errno == ENOENT) {
             return fail(missing, std::string(name));
@@ -86,8 +86,9 @@ private:
     ///
     /// Waiting on a range consumes its write error (errseq), so commit's fdatasync would no
     /// longer see it while the running hash still matched the bytes as received. On an error
-    /// the upload file is therefore removed: the session answers BLOB_UPLOAD_UNKNOWN and the
-    /// client starts again, and no damaged blob can be committed.
+    /// the upload file is therefore removed: the upload is empty again (a resumed PATCH gets
+    /// 416 with the true Range, a PUT fails the digest check), and no damaged blob can be
+    /// committed.
     Result<void> write_behind(std::uint64_t end) {
         const int fd = fd_.get();
         constexpr auto chunk = static_cast<off_t>(writeback_chunk);
@@ -179,11 +180,8 @@ Result<void> FsBlobStore::create_upload(std::string_view id) {
     if (!safe_id(id)) {
         return fail(errc::upload_unknown, "bad upload id");
     }
-    auto p = upload_path(id);
-    UniqueFd fd(::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
-    if (!fd) {
-        return io_fail("create", p);
-    }
+    // The file appears with the first byte: a small blob completed from memory never has
+    // one, and creating then deleting a file per upload churns the filesystem's inodes.
     return {};
 }
 
@@ -192,7 +190,7 @@ Result<std::unique_ptr<UploadWriter>> FsBlobStore::append_upload(std::string_vie
         return fail(errc::upload_unknown, "bad upload id");
     }
     auto p = upload_path(id);
-    DERMAGA_TRY(f, open_sized(p, O_WRONLY | O_APPEND, errc::upload_unknown, id));
+    DERMAGA_TRY(f, open_sized(p, O_WRONLY | O_APPEND | O_CREAT, errc::upload_unknown, id));
     return std::unique_ptr<UploadWriter>(std::make_unique<FsUploadWriter>(std::move(f.fd), f.size, p));
 }
 
@@ -204,7 +202,7 @@ Result<std::uint64_t> FsBlobStore::upload_size(std::string_view id) {
     auto p = upload_path(id);
     if (::stat(p.c_str(), &st) != 0) {
         if (errno == ENOENT) {
-            return fail(errc::upload_unknown, std::string(id));
+            return std::uint64_t{0};  // nothing written yet
         }
         return io_fail("stat", p);
     }

@@ -60,10 +60,21 @@ TEST_P(BlobStoreContract, UploadAppendCommitThenRead) {
     auto b = store_->open(d);
     ASSERT_TRUE(b);
     EXPECT_EQ(read_all(*b), "hello world");
-    EXPECT_TRUE(store_->upload_size("u1")) << "the upload stays until the caller deletes it";
+    EXPECT_EQ(*store_->upload_size("u1"), 11u) << "the upload stays until the caller deletes it";
     ASSERT_TRUE(store_->delete_upload("u1"));
-    EXPECT_FALSE(store_->upload_size("u1"));
+    EXPECT_EQ(*store_->upload_size("u1"), 0u);
     EXPECT_EQ(*store_->stat(d), 11u) << "deleting the upload keeps the committed blob";
+}
+
+TEST_P(BlobStoreContract, AnUploadIsEmptyUntilItsFirstByte) {
+    ASSERT_TRUE(store_->create_upload("fresh"));
+    EXPECT_EQ(*store_->upload_size("fresh"), 0u);
+    EXPECT_TRUE(store_->stale_uploads(std::numeric_limits<std::int64_t>::max(), 10)->empty())
+        << "an upload with no bytes leaves nothing behind to sweep";
+    ASSERT_TRUE((*store_->append_upload("fresh"))->write(std::span<const char>("ab", 2)));
+    EXPECT_EQ(*store_->upload_size("fresh"), 2u);
+    ASSERT_TRUE(store_->delete_upload("fresh"));
+    EXPECT_EQ(*store_->upload_size("fresh"), 0u);
 }
 
 TEST_P(BlobStoreContract, CommitOfExistingBlobKeepsOneCopy) {
@@ -78,6 +89,7 @@ TEST_P(BlobStoreContract, CommitOfExistingBlobKeepsOneCopy) {
 
 TEST_P(BlobStoreContract, StaleUploadsAreListedByAge) {
     ASSERT_TRUE(store_->create_upload("old"));
+    ASSERT_TRUE((*store_->append_upload("old"))->write(std::span<const char>("x", 1)));
     EXPECT_TRUE(store_->stale_uploads(0, 10)->empty());
     auto stale = *store_->stale_uploads(std::numeric_limits<std::int64_t>::max(), 10);
     EXPECT_EQ(stale, std::vector<std::string>{"old"});
@@ -87,8 +99,9 @@ TEST_P(BlobStoreContract, MissingThingsAreReportedNotInvented) {
     auto d = digest_of("nope");
     EXPECT_EQ(store_->stat(d).error().code, errc::not_found);
     EXPECT_EQ(store_->open(d).error().code, errc::not_found);
-    EXPECT_EQ(store_->append_upload("missing").error().code, errc::upload_unknown);
+    EXPECT_EQ(store_->append_upload("../x").error().code, errc::upload_unknown);
     EXPECT_EQ(store_->upload_size("../../etc").error().code, errc::upload_unknown);
+    EXPECT_EQ(store_->commit_upload("never-written", d).error().code, errc::upload_unknown);
     EXPECT_TRUE(store_->remove(d));
     EXPECT_TRUE(store_->delete_upload("missing"));
 }
