@@ -133,6 +133,14 @@ private:
     void forget_upload(std::string_view id);
     /// Forgets upload `id` with its session and bytes (a digest mismatch).
     void discard_upload(std::string_view id);
+    /// An upload claimed for completion: the claim and the bytes it has so far.
+    struct Completing {
+        std::shared_ptr<void> claim;
+        std::uint64_t size;
+    };
+    Result<Completing> begin_completion(const RepoName& repo, std::string_view id);
+    /// Finishes `hasher`; on a mismatch discards upload `id` (errc::digest_invalid).
+    Result<void> check_digest(std::string_view id, Hasher& hasher, const Digest& expected);
     /// Marks upload `id` busy until the returned guard goes (errc::blob_upload_invalid if it is).
     Result<std::shared_ptr<void>> claim_upload(std::string_view id);
     /// Records verified blob bytes held in memory in the metadata store, ending upload `id`.

@@ -216,23 +216,33 @@ Result<std::string> read_all(storage::BlobStore& blobs, std::string_view id, std
 }
 }  // namespace
 
-Result<std::uint64_t> Registry::complete_upload(const RepoName& repo, std::string_view id, const Digest& digest) {
+Result<Registry::Completing> Registry::begin_completion(const RepoName& repo, std::string_view id) {
     DERMAGA_TRY(row, find_upload(repo, id));
     (void)row;
-    // Held until we return, so no PATCH can append between hashing and the commit.
+    // Held until the completion returns, so no PATCH can append between hashing and commit.
     DERMAGA_TRY(claim, claim_upload(id));
     auto size = blobs_.upload_size(id);
     if (!size) {
         return fail(errc::blob_upload_unknown, std::string(id));
     }
-    DERMAGA_TRY(hasher, running_hash(id, *size, digest.algorithm()));
+    return Completing{std::move(claim), *size};
+}
+
+Result<void> Registry::check_digest(std::string_view id, Hasher& hasher, const Digest& expected) {
     Digest actual = hasher.finish();
-    if (actual != digest) {
+    if (actual != expected) {
         discard_upload(id);
         return fail(errc::digest_invalid, "content digest is " + actual.str());
     }
-    if (*size <= options_.inline_blob_bytes) {
-        auto bytes = read_all(blobs_, id, *size);
+    return {};
+}
+
+Result<std::uint64_t> Registry::complete_upload(const RepoName& repo, std::string_view id, const Digest& digest) {
+    DERMAGA_TRY(up, begin_completion(repo, id));
+    DERMAGA_TRY(hasher, running_hash(id, up.size, digest.algorithm()));
+    DERMAGA_CHECK(check_digest(id, hasher, digest));
+    if (up.size <= options_.inline_blob_bytes) {
+        auto bytes = read_all(blobs_, id, up.size);
         if (!bytes) {
             return fail(unavailable(bytes.error()));
         }
@@ -242,31 +252,21 @@ Result<std::uint64_t> Registry::complete_upload(const RepoName& repo, std::strin
         return fail(unavailable(r.error()));
     }
     forget_upload(id);
-    if (auto r = meta_.link_blob(repo.str(), digest.str(), *size, id, clock_.now_unix()); !r) {
+    if (auto r = meta_.link_blob(repo.str(), digest.str(), up.size, id, clock_.now_unix()); !r) {
         return fail(unavailable(r.error()));
     }
     (void)blobs_.delete_upload(id);  // a crash before this leaves a file the sweeper removes
-    return *size;
+    return up.size;
 }
 
 Result<std::uint64_t> Registry::complete_upload_with(const RepoName& repo, std::string_view id, const Digest& digest,
                                                      std::string_view body) {
     {
-        DERMAGA_TRY(row, find_upload(repo, id));
-        (void)row;
-        DERMAGA_TRY(claim, claim_upload(id));
-        auto size = blobs_.upload_size(id);
-        if (!size) {
-            return fail(errc::blob_upload_unknown, std::string(id));
-        }
-        if (*size == 0 && body.size() <= options_.inline_blob_bytes) {
+        DERMAGA_TRY(up, begin_completion(repo, id));
+        if (up.size == 0 && body.size() <= options_.inline_blob_bytes) {
             Hasher h(digest.algorithm());
             h.update(body);
-            Digest actual = h.finish();
-            if (actual != digest) {
-                discard_upload(id);
-                return fail(errc::digest_invalid, "content digest is " + actual.str());
-            }
+            DERMAGA_CHECK(check_digest(id, h, digest));
             return link_inline(repo, id, digest, body);
         }
     }
