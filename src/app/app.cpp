@@ -56,7 +56,7 @@ struct App::Impl {
         : config(std::move(c)),
           io_threads(config.http_threads ? config.http_threads : cores()),
           io(static_cast<int>(io_threads)),
-          blocking_threads(config.blocking_threads ? config.blocking_threads : std::max(8u, 4 * cores())),
+          blocking_threads(config.blocking_threads ? config.blocking_threads : std::max(16u, 8 * cores())),
           blocking(blocking_threads),
           blobs((std::filesystem::create_directories(config.data_dir), config.blob_root())),
           meta(config.sqlite_path(), std::max(4u, blocking_threads)),

@@ -138,7 +138,7 @@ const std::vector<Key>& keys() {
         str_key("storage.filesystem.root", "root of blobs/ and uploads/ (default <data_dir>)", &Config::storage_filesystem_root),
         str_key("meta.driver", "metadata driver: sqlite", &Config::meta_driver),
         str_key("meta.sqlite.path", "SQLite file (default <data_dir>/meta.db)", &Config::meta_sqlite_path),
-        num_key("runtime.blocking_threads", "threads for file, fsync and database work (0: 4 per core, at least 8)", &Config::blocking_threads, parse_uint),
+        num_key("runtime.blocking_threads", "threads for file, fsync and database work (0: 8 per core, at least 16)", &Config::blocking_threads, parse_uint),
         num_key("limits.max_manifest_bytes", "largest manifest accepted", &Config::max_manifest_bytes, parse_size),
         num_key("limits.max_page_size", "largest n for tags/list and _catalog", &Config::max_page_size, parse_uint),
         num_key("cache.manifest_bytes", "memory for hot manifests (0 disables)", &Config::manifest_cache_bytes, parse_size),

@@ -36,7 +36,7 @@ struct Config {
     // metadata
     std::string meta_driver = "sqlite";
     std::string meta_sqlite_path;  ///< default: <data_dir>/meta.db
-    unsigned blocking_threads = 0;   ///< 0: 4 per core, at least 8
+    unsigned blocking_threads = 0;   ///< 0: 8 per core, at least 16
     // limits
     std::uint64_t max_manifest_bytes = 4 * 1024 * 1024;
     std::uint64_t max_page_size = 10000;
