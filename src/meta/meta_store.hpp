@@ -69,6 +69,12 @@ struct Page {
     bool more = false;
 };
 
+/// A blob as a repository sees it: its size, and its bytes when the metadata store keeps them.
+struct LinkedBlob {
+    std::uint64_t size = 0;
+    std::optional<std::string> data;
+};
+
 class MetaStore {
 public:
     virtual ~MetaStore() = default;
@@ -83,8 +89,9 @@ public:
     virtual Result<void> link_blob(std::string_view repo, std::string_view digest, std::uint64_t size,
                                    std::string_view upload_id, std::int64_t now,
                                    std::optional<std::string_view> data = std::nullopt) = 0;
-    /// The bytes of a blob kept here; nullopt when the blob store has them (or no such blob).
-    virtual Result<std::optional<std::string>> blob_data(std::string_view digest) = 0;
+    /// A blob linked to `repo`, with its bytes when they are kept here (nullopt data: the blob
+    /// store has them); nullopt when not linked.
+    virtual Result<std::optional<LinkedBlob>> linked_blob_content(std::string_view repo, std::string_view digest) = 0;
     /// Removes the link; returns false when there was none.
     virtual Result<bool> unlink_blob(std::string_view repo, std::string_view digest) = 0;
 

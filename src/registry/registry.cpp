@@ -29,16 +29,15 @@ Result<std::uint64_t> Registry::blob_size(const RepoName& repo, const Digest& di
 }
 
 Result<BlobContent> Registry::open_blob(const RepoName& repo, const Digest& digest) {
-    DERMAGA_TRY(size, blob_size(repo, digest));
-    if (size <= options_.inline_blob_bytes) {
-        auto data = meta_.blob_data(digest.str());
-        if (!data) {
-            return fail(unavailable(data.error()));
-        }
-        if (*data) {
-            return BlobContent(std::move(**data));
-        }
-        // Stored as a file (pushed before blobs were kept inline, or a larger limit then).
+    auto linked = meta_.linked_blob_content(repo.str(), digest.str());
+    if (!linked) {
+        return fail(unavailable(linked.error()));
+    }
+    if (!*linked) {
+        return fail(errc::blob_unknown, digest.str());
+    }
+    if (auto& data = (*linked)->data) {
+        return BlobContent(std::move(*data));  // a small blob kept in the metadata store
     }
     auto b = blobs_.open(digest);
     if (!b) {

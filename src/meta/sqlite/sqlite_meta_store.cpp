@@ -14,6 +14,7 @@ using sqlite::Stmt;
 using sqlite::Transaction;
 using sqlite::db_fail;
 using sqlite::exec_stmt;
+using sqlite::one_row;
 using sqlite::read_page;
 
 namespace {
@@ -34,14 +35,7 @@ Result<std::int64_t> ensure_repo(Connection& c, std::string_view repo, std::int6
 Result<std::optional<std::int64_t>> find_repo(Connection& c, std::string_view repo) {
     PREPARE(sel, c, "SELECT id FROM repositories WHERE name = ?1");
     sel.bind(1, repo);
-    int rc = sel.step();
-    if (rc == SQLITE_ROW) {
-        return std::optional<std::int64_t>(sel.int64(0));
-    }
-    if (rc == SQLITE_DONE) {
-        return std::optional<std::int64_t>();
-    }
-    return db_fail(c, "select repository");
+    return one_row<std::int64_t>(c, sel, "select repository", [](Stmt& r) { return r.int64(0); });
 }
 
 Result<void> apply_migrations(Connection& c) {
@@ -95,14 +89,8 @@ Result<std::optional<std::uint64_t>> SqliteMetaStore::linked_blob(std::string_vi
             "SELECT b.size FROM repositories r JOIN repo_blobs l ON l.repo_id = r.id "
             "JOIN blobs b ON b.digest = l.digest WHERE r.name = ?1 AND l.digest = ?2");
     s.bind(1, repo).bind(2, digest);
-    int rc = s.step();
-    if (rc == SQLITE_ROW) {
-        return std::optional<std::uint64_t>(static_cast<std::uint64_t>(s.int64(0)));
-    }
-    if (rc == SQLITE_DONE) {
-        return std::optional<std::uint64_t>();
-    }
-    return db_fail(*c, "linked_blob");
+    return one_row<std::uint64_t>(*c, s, "linked_blob",
+                                  [](Stmt& r) { return static_cast<std::uint64_t>(r.int64(0)); });
 }
 
 Result<void> SqliteMetaStore::link_blob(std::string_view repo, std::string_view digest, std::uint64_t size,
@@ -133,18 +121,20 @@ Result<void> SqliteMetaStore::link_blob(std::string_view repo, std::string_view 
     });
 }
 
-Result<std::optional<std::string>> SqliteMetaStore::blob_data(std::string_view digest) {
+Result<std::optional<LinkedBlob>> SqliteMetaStore::linked_blob_content(std::string_view repo,
+                                                                        std::string_view digest) {
     auto c = pool_->acquire();
-    PREPARE(s, *c, "SELECT data FROM blobs WHERE digest = ?1 AND data IS NOT NULL");
-    s.bind(1, digest);
-    int rc = s.step();
-    if (rc == SQLITE_ROW) {
-        return std::optional<std::string>(s.text(0));
-    }
-    if (rc == SQLITE_DONE) {
-        return std::optional<std::string>();
-    }
-    return db_fail(*c, "blob_data");
+    PREPARE(s, *c,
+            "SELECT b.size, b.data FROM repositories r JOIN repo_blobs l ON l.repo_id = r.id "
+            "JOIN blobs b ON b.digest = l.digest WHERE r.name = ?1 AND l.digest = ?2");
+    s.bind(1, repo).bind(2, digest);
+    return one_row<LinkedBlob>(*c, s, "linked_blob_content", [](Stmt& r) {
+        LinkedBlob b{static_cast<std::uint64_t>(r.int64(0)), std::nullopt};
+        if (!r.is_null(1)) {
+            b.data = r.text(1);
+        }
+        return b;
+    });
 }
 
 Result<bool> SqliteMetaStore::unlink_blob(std::string_view repo, std::string_view digest) {
@@ -170,14 +160,9 @@ Result<std::optional<UploadRow>> SqliteMetaStore::get_upload(std::string_view id
     auto c = pool_->acquire();
     PREPARE(s, *c, "SELECT repo, created_at, updated_at, owner FROM uploads WHERE id = ?1");
     s.bind(1, id);
-    int rc = s.step();
-    if (rc == SQLITE_ROW) {
-        return std::optional<UploadRow>(UploadRow{std::string(id), s.text(0), s.int64(1), s.int64(2), s.text(3)});
-    }
-    if (rc == SQLITE_DONE) {
-        return std::optional<UploadRow>();
-    }
-    return db_fail(*c, "get upload");
+    return one_row<UploadRow>(*c, s, "get upload", [&](Stmt& r) {
+        return UploadRow{std::string(id), r.text(0), r.int64(1), r.int64(2), r.text(3)};
+    });
 }
 
 Result<void> SqliteMetaStore::touch_upload(std::string_view id, std::int64_t now) {
@@ -266,14 +251,9 @@ Result<std::optional<ManifestRecord>> SqliteMetaStore::manifest_by_digest(std::s
             "SELECT m.media_type, m.body FROM repositories r JOIN manifests m ON m.repo_id = r.id "
             "WHERE r.name = ?1 AND m.digest = ?2");
     s.bind(1, repo).bind(2, digest);
-    int rc = s.step();
-    if (rc == SQLITE_ROW) {
-        return std::optional<ManifestRecord>(ManifestRecord{std::string(digest), s.text(0), s.text(1)});
-    }
-    if (rc == SQLITE_DONE) {
-        return std::optional<ManifestRecord>();
-    }
-    return db_fail(*c, "manifest_by_digest");
+    return one_row<ManifestRecord>(*c, s, "manifest_by_digest", [&](Stmt& r) {
+        return ManifestRecord{std::string(digest), r.text(0), r.text(1)};
+    });
 }
 
 Result<std::optional<ManifestRecord>> SqliteMetaStore::manifest_by_tag(std::string_view repo, std::string_view tag) {
@@ -283,14 +263,8 @@ Result<std::optional<ManifestRecord>> SqliteMetaStore::manifest_by_tag(std::stri
             "JOIN tags t ON t.repo_id = r.id JOIN manifests m ON m.repo_id = r.id AND m.digest = t.digest "
             "WHERE r.name = ?1 AND t.name = ?2");
     s.bind(1, repo).bind(2, tag);
-    int rc = s.step();
-    if (rc == SQLITE_ROW) {
-        return std::optional<ManifestRecord>(ManifestRecord{s.text(0), s.text(1), s.text(2)});
-    }
-    if (rc == SQLITE_DONE) {
-        return std::optional<ManifestRecord>();
-    }
-    return db_fail(*c, "manifest_by_tag");
+    return one_row<ManifestRecord>(*c, s, "manifest_by_tag",
+                                   [](Stmt& r) { return ManifestRecord{r.text(0), r.text(1), r.text(2)}; });
 }
 
 Result<bool> SqliteMetaStore::delete_manifest(std::string_view repo, std::string_view digest) {

@@ -25,7 +25,7 @@ public:
     Result<void> link_blob(std::string_view repo, std::string_view digest, std::uint64_t size,
                            std::string_view upload_id, std::int64_t now,
                            std::optional<std::string_view> data = std::nullopt) override;
-    Result<std::optional<std::string>> blob_data(std::string_view digest) override;
+    Result<std::optional<LinkedBlob>> linked_blob_content(std::string_view repo, std::string_view digest) override;
     Result<bool> unlink_blob(std::string_view repo, std::string_view digest) override;
     Result<void> create_upload(const UploadRow& row) override;
     Result<std::optional<UploadRow>> get_upload(std::string_view id) override;

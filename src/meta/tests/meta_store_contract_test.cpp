@@ -67,13 +67,15 @@ TEST_P(MetaStoreContract, BlobLinksArePerRepository) {
 TEST_P(MetaStoreContract, SmallBlobBytesAreKeptWithTheRecordFirstCopyWins) {
     const std::string bytes("\0binary\xff", 8);
     ASSERT_TRUE(store_->link_blob("r", blob_a, bytes.size(), "", 1, bytes));
-    EXPECT_EQ(store_->blob_data(blob_a)->value_or("missing"), bytes);
+    EXPECT_EQ((*store_->linked_blob_content("r", blob_a))->data.value_or("missing"), bytes);
     ASSERT_TRUE(store_->link_blob("s", blob_a, bytes.size(), "", 2));  // another repository, no bytes
-    EXPECT_EQ(store_->blob_data(blob_a)->value_or("missing"), bytes) << "the first copy stays";
+    EXPECT_EQ((*store_->linked_blob_content("r", blob_a))->data.value_or("missing"), bytes) << "the first copy stays";
     ASSERT_TRUE(store_->link_blob("r", blob_b, 0, "", 1, std::string_view()));
-    EXPECT_EQ(store_->blob_data(blob_b)->value_or("missing"), "") << "an empty blob is not a missing one";
+    EXPECT_EQ((*store_->linked_blob_content("r", blob_b))->data.value_or("missing"), "") << "an empty blob is not a missing one";
     ASSERT_TRUE(store_->link_blob("r", blob_c, 9, "", 1));
-    EXPECT_FALSE(store_->blob_data(blob_c)->has_value()) << "bytes in the blob store";
+    EXPECT_FALSE((*store_->linked_blob_content("r", blob_c))->data.has_value()) << "bytes in the blob store";
+    EXPECT_EQ((*store_->linked_blob_content("r", blob_c))->size, 9u);
+    EXPECT_FALSE(store_->linked_blob_content("other", blob_a)->has_value()) << "not linked there";
 }
 
 TEST_P(MetaStoreContract, LinkingDeletesTheUploadInTheSameTransaction) {
