@@ -46,6 +46,7 @@ struct Append {
     std::string id;
     std::unique_ptr<storage::UploadWriter> writer;
     Hasher hasher;
+    std::shared_ptr<void> claim;  ///< keeps the upload busy (one writer at a time)
     /// Appends bytes to the upload and its running hash. Errors: errc::unavailable.
     Result<void> write(std::span<const char> bytes);
 };

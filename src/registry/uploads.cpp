@@ -122,19 +122,9 @@ Result<Hasher> Registry::running_hash(std::string_view id, std::uint64_t size, D
 
 Result<Append> Registry::begin_append(const RepoName& repo, std::string_view id, std::optional<std::uint64_t> start) {
     DERMAGA_TRY(row, find_upload(repo, id));
-    {
-        std::lock_guard lock(mu_);
-        if (!busy_.insert(std::string(id)).second) {
-            return fail(errc::blob_upload_invalid, "another request is writing to this upload");
-        }
-    }
-    auto release = [&] {
-        std::lock_guard lock(mu_);
-        busy_.erase(std::string(id));
-    };
+    DERMAGA_TRY(claim, claim_upload(id));
     auto writer = blobs_.append_upload(id);
     if (!writer) {
-        release();
         if (writer.error().code == storage::errc::upload_unknown) {
             return fail(errc::blob_upload_unknown, std::string(id));
         }
@@ -142,7 +132,6 @@ Result<Append> Registry::begin_append(const RepoName& repo, std::string_view id,
     }
     const auto size = (*writer)->size();
     if (start && *start != size) {
-        release();
         return fail(errc::range_invalid, "chunk must start at " + std::to_string(size));
     }
     // Keep an active upload from expiring. Refreshing at most every tenth of the expiry (and
@@ -150,21 +139,16 @@ Result<Append> Registry::begin_append(const RepoName& repo, std::string_view id,
     const auto touch_every = std::min(touch_interval_seconds, options_.upload_expiry_seconds / 10);
     if (const auto now = clock_.now_unix(); now - row.updated_at >= touch_every) {
         if (auto t = meta_.touch_upload(id, now); !t) {
-            release();
             return fail(unavailable(t.error()));
         }
     }
-    auto h = running_hash(id, size, DigestAlgorithm::sha256);
-    if (!h) {
-        release();
-        return tl::unexpected(h.error());
-    }
-    return Append{std::string(id), std::move(*writer), std::move(*h)};
+    DERMAGA_TRY(h, running_hash(id, size, DigestAlgorithm::sha256));
+    return Append{std::string(id), std::move(*writer), std::move(h), std::move(claim)};
 }
 
 void Registry::end_append(Append append) {
+    // The claim in `append` goes when it does, after the hash is back in the cache.
     std::lock_guard lock(mu_);
-    busy_.erase(append.id);
     if (hashes_.size() >= max_cached_hashes) {
         hashes_.erase(hashes_.begin());  // it will be re-hashed from disk if needed
     }
