@@ -102,21 +102,23 @@ void add_user_commands(CLI::App& cli, Common& o, int& rc) {
         });
     }
 
-    auto* unlock = g->add_subcommand("unlock", "lift a lockout after failed logins");
-    unlock->add_option("NAME", args->name, "user name")->required();
-    on_run(unlock, o, rc, [args](auth::Admin& admin, const auth::Actor& a) -> Result<int> {
-        DERMAGA_CHECK(admin.unlock_user(a, args->name));
-        std::printf("user %s unlocked\n", args->name.c_str());
-        return 0;
-    });
-
-    auto* del = g->add_subcommand("delete", "delete a user");
-    del->add_option("NAME", args->name, "user name")->required();
-    on_run(del, o, rc, [args](auth::Admin& admin, const auth::Actor& a) -> Result<int> {
-        DERMAGA_CHECK(admin.delete_user(a, args->name));
-        std::printf("user %s deleted\n", args->name.c_str());
-        return 0;
-    });
+    using UserOp = Result<void> (auth::Admin::*)(const auth::Actor&, std::string_view);
+    struct NamedOp {
+        const char* verb;
+        const char* help;
+        const char* done;
+        UserOp op;
+    };
+    for (const auto& n : {NamedOp{"unlock", "lift a lockout after failed logins", "unlocked", &auth::Admin::unlock_user},
+                          NamedOp{"delete", "delete a user", "deleted", &auth::Admin::delete_user}}) {
+        auto* cmd = g->add_subcommand(n.verb, n.help);
+        cmd->add_option("NAME", args->name, "user name")->required();
+        on_run(cmd, o, rc, [args, n](auth::Admin& admin, const auth::Actor& a) -> Result<int> {
+            DERMAGA_CHECK((admin.*n.op)(a, args->name));
+            std::printf("user %s %s\n", args->name.c_str(), n.done);
+            return 0;
+        });
+    }
 
     auto* import = g->add_subcommand("import-htpasswd", "create users from an htpasswd file (bcrypt entries)");
     import->add_option("FILE", args->file, "htpasswd file")->required();
