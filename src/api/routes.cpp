@@ -263,6 +263,12 @@ awaitable<http::Response> Api::dispatch_v2(http::Request& req, Context& ctx, con
         case K::manifest: {
             auto ref = Reference::parse(route.arg);
             if (!ref) {
+                // A tag that cannot exist names no manifest: reads and deletes answer as for any
+                // unknown manifest (as Distribution and the OCI conformance suite expect); only a
+                // PUT, which would create it, is told the tag is invalid.
+                if (m != M::put && ref.error().code == core::errc::reference_invalid) {
+                    co_return error_response(Error{make_error_code(registry::errc::manifest_unknown), route.arg});
+                }
                 co_return error_response(ref.error());
             }
             if (m == M::get || m == M::head) {

@@ -91,6 +91,32 @@ Result<std::vector<Descriptor>> parse_list(const json& doc, const char* key, boo
     return out;
 }
 
+/// The media type the document is stored and served with. It depends on the bytes alone, so
+/// a digest keeps one type whatever Content-Type later pushes send: the "mediaType" field when
+/// present, else the shape (which can then only be an OCI type: Docker's formats require the
+/// field). A manifest Content-Type must agree with it.
+Result<std::string> effective_media_type(const json& doc, std::string_view ct) {
+    const std::string field = optional_string(doc, "mediaType");
+    if (doc.contains("mediaType") && field.empty()) {
+        return fail(errc::manifest_invalid, "\"mediaType\" must be a non-empty string");
+    }
+    std::string mt = field;
+    if (mt.empty()) {
+        mt = doc.contains("manifests") ? media_type::oci_index : media_type::oci_manifest;
+        if (ct == media_type::docker_manifest || ct == media_type::docker_list) {
+            return fail(errc::manifest_invalid,
+                        "a Docker manifest or manifest list must carry its \"mediaType\" field");
+        }
+    } else if (!media_type::is_manifest(mt)) {
+        return fail(errc::manifest_invalid, "unknown manifest mediaType \"" + mt + "\"");
+    }
+    if (media_type::is_manifest(ct) && ct != mt) {
+        return fail(errc::manifest_invalid, (field.empty() ? "the document is a " + mt : "mediaType field \"" + mt + "\"") +
+                                                " but Content-Type is \"" + std::string(ct) + "\"");
+    }
+    return mt;
+}
+
 }  // namespace
 
 const std::error_category& category() noexcept {
@@ -110,29 +136,19 @@ Result<ParsedManifest> parse_manifest(std::string_view bytes, std::string_view c
     if (sv == doc.end() || !sv->is_number_integer() || sv->get<int>() != 2) {
         return fail(errc::manifest_invalid, "schemaVersion must be 2");
     }
-    const std::string field_mt = optional_string(doc, "mediaType");
     const std::string_view ct = strip_params(content_type);
     if (ct == media_type::docker_schema1 || ct == media_type::docker_schema1_signed) {
         return fail(errc::unsupported, "Docker schema 1 manifests are not supported");
     }
-
-    ParsedManifest m;
-    if (media_type::is_manifest(ct)) {
-        if (!field_mt.empty() && field_mt != ct) {
-            return fail(errc::manifest_invalid, "mediaType field \"" + field_mt +
-                                                    "\" contradicts Content-Type \"" + std::string(ct) + "\"");
-        }
-        m.media_type = ct;
-    } else if (!field_mt.empty()) {
-        if (!media_type::is_manifest(field_mt)) {
-            return fail(errc::manifest_invalid, "unknown manifest mediaType \"" + field_mt + "\"");
-        }
-        m.media_type = field_mt;
-    } else if (doc.contains("manifests")) {
-        m.media_type = media_type::oci_index;
-    } else {
-        m.media_type = media_type::oci_manifest;
+    // CVE-2021-41190: a document that reads as both an image and an index could be served as
+    // either; refuse it whatever the headers say.
+    if (doc.contains("manifests") && (doc.contains("config") || doc.contains("layers"))) {
+        return fail(errc::manifest_invalid,
+                    "ambiguous manifest: \"manifests\" together with \"config\" or \"layers\"");
     }
+    ParsedManifest m;
+    DERMAGA_TRY(type, effective_media_type(doc, ct));
+    m.media_type = std::move(type);
 
     if (media_type::is_index(m.media_type)) {
         m.kind = ManifestKind::index;

@@ -113,7 +113,10 @@ TEST_F(BadInput, PercentEncodedTraversalIsRejected) {
     EXPECT_TRUE(
         IsOciError(http().get("/v2/library/%2E%2E/blobs/" + blob_digest_), 400, "NAME_INVALID"));
     EXPECT_TRUE(IsOciError(http().get(blob_url("..%2f..%2fmeta.db")), 400, "DIGEST_INVALID"));
-    EXPECT_TRUE(IsOciError(http().get(manifest_url("..%2f..%2fmeta.db")), 400, "TAG_INVALID"));
+    EXPECT_TRUE(IsOciError(http().get(manifest_url("..%2f..%2fmeta.db")), 404, "MANIFEST_UNKNOWN"));
+    EXPECT_TRUE(IsOciError(http().put(manifest_url("..%2f..%2fmeta.db"), image_.manifest,
+                                      {{"Content-Type", std::string(oci_manifest)}}),
+                           400, "TAG_INVALID"));
     // Upload ids are opaque: traversal-looking ids are simply unknown, and nothing is touched.
     for (const char* id : {"..%2f..%2fmeta.db", "%2e%2e", "..", "..%2fuploads", "%2e%2e%2fblobs"}) {
         const std::string u = "/v2/" + repo_ + "/blobs/uploads/" + id;
@@ -141,16 +144,23 @@ TEST_F(BadInput, OverlongNameReturns400NameInvalid) {
                            "NAME_INVALID"));
 }
 
-TEST_F(BadInput, InvalidTagsReturn400TagInvalid) {
+// A reference that is not a valid tag names a manifest that cannot exist: GET, HEAD and DELETE
+// answer 404 MANIFEST_UNKNOWN like for any unknown manifest (the OCI conformance suite pulls
+// ".INVALID_MANIFEST_NAME"); a PUT, which would create it, is refused with 400 TAG_INVALID.
+TEST_F(BadInput, InvalidTagsAreUnknownManifestsButRefusedOnPush) {
     for (const std::string& tag :
-         {std::string("-lead"), std::string(".lead"), std::string(129, 't'), std::string("a%20b"),
-          std::string("a+b"), std::string("tag@x"), std::string("t%2Fx")}) {
-        EXPECT_TRUE(IsOciError(http().get(manifest_url(tag)), 400, "TAG_INVALID")) << tag;
+         {std::string(".INVALID_MANIFEST_NAME"), std::string("-lead"), std::string(".lead"),
+          std::string(129, 't'), std::string("a%20b"), std::string("a+b"), std::string("tag@x"),
+          std::string("t%2Fx")}) {
+        EXPECT_TRUE(IsOciError(http().get(manifest_url(tag)), 404, "MANIFEST_UNKNOWN")) << tag;
+        auto head = http().head(manifest_url(tag));
+        EXPECT_EQ(head.status, 404u) << tag;
+        EXPECT_TRUE(head.body.empty()) << tag;
         EXPECT_TRUE(IsOciError(http().put(manifest_url(tag), image_.manifest,
                                           {{"Content-Type", std::string(oci_manifest)}}),
                                400, "TAG_INVALID"))
             << tag;
-        EXPECT_TRUE(IsOciError(http().del(manifest_url(tag)), 400, "TAG_INVALID")) << tag;
+        EXPECT_TRUE(IsOciError(http().del(manifest_url(tag)), 404, "MANIFEST_UNKNOWN")) << tag;
     }
     // The longest valid tag is fine.
     EXPECT_TRUE(

@@ -180,20 +180,75 @@ TEST_F(Manifests, ArtifactManifestWithEmptyConfigRoundTrips) {
 }
 
 TEST_F(Manifests, ManifestWithoutMediaTypeIsServedWithThePushedContentType) {
+    // umoci writes OCI manifests and indexes without "mediaType".
     const auto image = image_manifest(config_desc_, {layer_desc_}, /*media_type=*/"");
     ASSERT_EQ(put("plain", image, oci_manifest).status, 201u);
     EXPECT_EQ(http().get(url("plain")).header("Content-Type"), oci_manifest);
     EXPECT_EQ(http().head(url("plain")).header("Content-Type"), oci_manifest);
 
-    const auto docker = image_manifest(desc_of(docker_config, config_json_),
-                                       {desc_of(docker_layer, layer_bytes_)}, "");
-    ASSERT_EQ(put("docker", docker, docker_manifest).status, 201u);
-    EXPECT_EQ(http().get(url("docker")).header("Content-Type"), docker_manifest);
-
     Desc child{std::string(oci_manifest), sha256(image), image.size(), {}};
     const auto index = index_manifest({child}, "");
     ASSERT_EQ(put("index", index, oci_index).status, 201u);
     EXPECT_EQ(http().get(url("index")).header("Content-Type"), oci_index);
+}
+
+TEST_F(Manifests, DockerManifestWithoutMediaTypeFieldReturns400ManifestInvalid) {
+    // Docker's formats require the field (Distribution refuses them without it too); without
+    // it the same bytes could be served as an OCI manifest or a Docker one.
+    const auto docker = image_manifest(desc_of(docker_config, config_json_),
+                                       {desc_of(docker_layer, layer_bytes_)}, "");
+    EXPECT_TRUE(IsOciError(put("docker", docker, docker_manifest), 400, "MANIFEST_INVALID"));
+    EXPECT_TRUE(IsOciError(http().get(url("docker")), 404, "MANIFEST_UNKNOWN"));
+}
+
+// CVE-2021-41190: a document that is both an image manifest and an index is refused whatever
+// its Content-Type and mediaType say, and nothing of it is stored.
+TEST_F(Manifests, AmbiguousManifestReturns400ManifestInvalid) {
+    Desc child{std::string(oci_manifest), sha256(manifest()), manifest().size(), {}};
+    ASSERT_EQ(put(child.digest, manifest()).status, 201u);
+    const std::string manifests_field = R"(, "manifests": [{"mediaType": ")" + std::string(oci_manifest) +
+                                        R"(", "digest": ")" + child.digest + R"(", "size": )" +
+                                        std::to_string(child.size) + "}]";
+    const std::string config_field = R"(, "config": {"mediaType": ")" + std::string(oci_config) +
+                                     R"(", "digest": ")" + config_desc_.digest + R"(", "size": )" +
+                                     std::to_string(config_desc_.size) + "}";
+    const std::string layers_field = R"(, "layers": [{"mediaType": ")" + std::string(oci_layer) +
+                                     R"(", "digest": ")" + layer_desc_.digest + R"(", "size": )" +
+                                     std::to_string(layer_desc_.size) + "}]";
+    const std::vector<std::string> bodies = {
+        image_manifest(config_desc_, {layer_desc_}, "", manifests_field),             // both, no type
+        image_manifest(config_desc_, {layer_desc_}, oci_manifest, manifests_field),   // image + manifests
+        image_manifest(config_desc_, {layer_desc_}, docker_manifest, manifests_field),
+        index_manifest({child}, oci_index, config_field),                             // index + config
+        index_manifest({child}, oci_index, layers_field),                             // index + layers
+        index_manifest({child}, docker_list, config_field + layers_field),
+    };
+    for (const auto& body : bodies) {
+        for (std::string_view ct : {std::string_view(), oci_manifest, oci_index, docker_manifest, docker_list}) {
+            EXPECT_TRUE(IsOciError(put("ambiguous", body, ct), 400, "MANIFEST_INVALID")) << ct << "\n" << body;
+            EXPECT_TRUE(IsOciError(put(sha256(body), body, ct), 400, "MANIFEST_INVALID")) << ct << "\n" << body;
+            EXPECT_TRUE(IsOciError(http().get(url(sha256(body))), 404, "MANIFEST_UNKNOWN"));
+        }
+    }
+    EXPECT_TRUE(IsOciError(http().get(url("ambiguous")), 404, "MANIFEST_UNKNOWN"));
+}
+
+// The media type a digest is served with is decided by its first push; a later push of the
+// same bytes with another Content-Type is refused and changes nothing.
+TEST_F(Manifests, RepushWithAnotherContentTypeNeverChangesTheServedType) {
+    const auto body = image_manifest(config_desc_, {layer_desc_}, /*media_type=*/"");
+    const auto digest = sha256(body);
+    ASSERT_EQ(put("first", body, oci_manifest).status, 201u);
+    for (std::string_view ct : {docker_manifest, docker_list, oci_index}) {
+        EXPECT_TRUE(IsOciError(put("second", body, ct), 400, "MANIFEST_INVALID")) << ct;
+        EXPECT_TRUE(IsOciError(put(digest, body, ct), 400, "MANIFEST_INVALID")) << ct;
+    }
+    ASSERT_EQ(put("third", body, "").status, 201u);  // no Content-Type: the same type
+    for (const auto& ref : {std::string("first"), std::string("third"), digest}) {
+        EXPECT_EQ(http().get(url(ref)).header("Content-Type"), oci_manifest) << ref;
+        EXPECT_EQ(http().head(url(ref)).header("Content-Type"), oci_manifest) << ref;
+    }
+    EXPECT_TRUE(IsOciError(http().get(url("second")), 404, "MANIFEST_UNKNOWN"));
 }
 
 TEST_F(Manifests, ContentTypeParametersAreNotServedBack) {

@@ -219,7 +219,7 @@ Result<void> SqliteMetaStore::put_manifest(const ManifestPut& m) {
             PREPARE(s, c,
                     "INSERT INTO manifests(repo_id, digest, media_type, artifact_type, subject, annotations, size, body, "
                     "created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
-                    "ON CONFLICT(repo_id, digest) DO UPDATE SET media_type = excluded.media_type");
+                    "ON CONFLICT(repo_id, digest) DO NOTHING");  // the first push decides the media type
             s.bind(1, repo_id).bind(2, m.digest).bind(3, m.media_type).bind(4, m.artifact_type);
             if (m.subject.empty()) {
                 s.bind_null(5);

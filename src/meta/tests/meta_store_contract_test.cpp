@@ -91,7 +91,26 @@ TEST_P(MetaStoreContract, ManifestNeedsItsBlobsInTheSameRepository) {
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, errc::reference_missing);
     EXPECT_EQ(r.error().detail, blob_a);
-    EXPECT_FALSE(*store_->repository_exists("r") && store_->list_repositories("", 10)->names.size() > 1);
+    // Refused as a whole: no repository, manifest, tag or catalog entry is left behind.
+    EXPECT_FALSE(*store_->repository_exists("r"));
+    EXPECT_FALSE((*store_->manifest_by_digest("r", man_1)).has_value());
+    EXPECT_FALSE((*store_->manifest_by_tag("r", "v1")).has_value());
+    EXPECT_FALSE((*store_->list_tags("r", "", 10)).has_value());
+    EXPECT_TRUE(store_->list_repositories("", 10)->names.empty());
+}
+
+TEST_P(MetaStoreContract, ManifestKeepsTheMediaTypeOfItsFirstPut) {
+    ASSERT_TRUE(store_->link_blob("r", blob_a, 1, "", 1));
+    ASSERT_TRUE(store_->put_manifest(manifest("r", man_1, {"v1"})));
+    auto again = manifest("r", man_1, {"v2"});
+    again.media_type = "application/vnd.docker.distribution.manifest.v2+json";
+    ASSERT_TRUE(store_->put_manifest(again));
+    for (const char* tag : {"v1", "v2"}) {
+        auto rec = *store_->manifest_by_tag("r", tag);
+        ASSERT_TRUE(rec.has_value()) << tag;
+        EXPECT_EQ(rec->media_type, "application/vnd.oci.image.manifest.v1+json") << tag;
+    }
+    EXPECT_EQ((*store_->manifest_by_digest("r", man_1))->media_type, "application/vnd.oci.image.manifest.v1+json");
 }
 
 TEST_P(MetaStoreContract, ManifestTagsMoveAndDelete) {
