@@ -138,6 +138,20 @@ unsigned needed_actions(Route::Kind k, http::Method m) {
     }
 }
 
+/// "repository:<from>:pull" for a cross-repository mount (POST …/uploads/?mount=&from=), else
+/// empty: the mount needs it, so the challenge names it as Distribution does.
+std::string mount_source_scope(const Route& route, const http::Request& req) {
+    if (route.kind != Route::Kind::upload_start || req.method() != http::Method::post || !req.query("mount")) {
+        return {};
+    }
+    auto from = req.query("from");
+    if (!from) {
+        return {};
+    }
+    auto source = RepoName::parse(*from);
+    return source ? repository_scope(source->str(), auth::pull) : std::string();
+}
+
 /// The audit action of a successful mutating request; empty for reads.
 std::string mutation(const Route& route, const http::Request& req, const http::Response& r) {
     using K = Route::Kind;
@@ -211,7 +225,7 @@ awaitable<http::Response> Api::dispatch(http::Request& req) {
         co_return error_response(allowed.error());
     }
     if (!*allowed) {
-        co_return gate_->refuse(req, caller, repo->str(), needed);
+        co_return gate_->refuse(req, caller, repo->str(), needed, mount_source_scope(route, req));
     }
     ctx.can_read = [&](const std::string& other) {
         auto may = gate_->may(caller, other, auth::pull);

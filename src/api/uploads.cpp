@@ -165,24 +165,31 @@ awaitable<http::Response> start_upload(Context& ctx, http::Request& req, const R
         if (!digest) {
             co_return error_response(digest.error());
         }
-        if (auto from = req.query("from")) {
-            auto source = RepoName::parse(*from);
+        auto from = req.query("from");
+        std::optional<RepoName> source;
+        if (from) {
+            auto parsed = RepoName::parse(*from);
+            if (!parsed) {
+                co_return error_response(parsed.error());
+            }
+            source = std::move(*parsed);
+        }
+        // Mounting needs read access on the source (without `from`: on some repository that
+        // holds the blob); without it, fall back to an upload that says nothing about the blob.
+        auto mounted = co_await ctx.call([&]() -> Result<bool> {
             if (!source) {
-                co_return error_response(source.error());
+                return ctx.registry.mount_blob_discovered(repo, *digest, ctx.can_read);
             }
-            // Mounting needs read access on the source; without it, fall back to an upload.
-            auto mounted = co_await ctx.call([&]() -> Result<bool> {
-                if (ctx.can_read && !ctx.can_read(source->str())) {
-                    return false;
-                }
-                return ctx.registry.mount_blob(repo, *source, *digest);
-            });
-            if (!mounted) {
-                co_return error_response(mounted.error());
+            if (ctx.can_read && !ctx.can_read(source->str())) {
+                return false;
             }
-            if (*mounted) {
-                co_return created_blob(repo, *digest);
-            }
+            return ctx.registry.mount_blob(repo, *source, *digest);
+        });
+        if (!mounted) {
+            co_return error_response(mounted.error());
+        }
+        if (*mounted) {
+            co_return created_blob(repo, *digest);
         }
         // Not mountable: fall back to a normal upload session (202).
     }

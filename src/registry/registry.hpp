@@ -4,6 +4,7 @@
 // Every method blocks (storage and database I/O): call it through run_blocking. Thread-safe.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -82,6 +83,14 @@ public:
     /// Links `digest` from `from` into `to` when `from` has it. Returns false when it does not
     /// (the caller then opens a normal upload).
     Result<bool> mount_blob(const RepoName& to, const RepoName& from, const Digest& digest);
+    /// Mount without a source (automatic content discovery): links `digest` into `to` from the
+    /// first repository holding it that `readable` accepts (every one when `readable` is
+    /// empty), looking at up to max_mount_candidates of them in name order. Returns false when
+    /// none qualifies; the caller then opens a normal upload, which tells nothing of whether
+    /// the blob exists elsewhere.
+    Result<bool> mount_blob_discovered(const RepoName& to, const Digest& digest,
+                                       const std::function<bool(const std::string&)>& readable);
+    static constexpr std::size_t max_mount_candidates = 256;
     /// Bytes received so far. Errors: blob_upload_unknown.
     Result<std::uint64_t> upload_size(const RepoName& repo, std::string_view id);
     /// Starts appending. `start`, when given (Content-Range), must equal the current size.

@@ -48,6 +48,32 @@ Result<bool> Registry::mount_blob(const RepoName& to, const RepoName& from, cons
     return true;
 }
 
+Result<bool> Registry::mount_blob_discovered(const RepoName& to, const Digest& digest,
+                                             const std::function<bool(const std::string&)>& readable) {
+    constexpr std::size_t page_size = 64;
+    std::string last;
+    std::size_t seen = 0;
+    while (true) {
+        auto page = meta_.blob_repositories(digest.str(), last, page_size);
+        if (!page) {
+            return fail(unavailable(page.error()));
+        }
+        for (const auto& name : page->names) {
+            if (seen++ == max_mount_candidates) {
+                return false;
+            }
+            auto from = RepoName::parse(name);
+            if (from && (!readable || readable(name))) {
+                return mount_blob(to, *from, digest);
+            }
+        }
+        if (!page->more || page->names.empty()) {
+            return false;
+        }
+        last = page->names.back();
+    }
+}
+
 Result<meta::UploadRow> Registry::find_upload(const RepoName& repo, std::string_view id) {
     auto row = meta_.get_upload(id);
     if (!row) {

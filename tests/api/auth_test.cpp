@@ -2,6 +2,8 @@
 // lockout, upload sessions bound to their opener, mounts needing read access, catalog
 // filtering, re-created namespaces, credential changes and the audit trail.
 
+#include <algorithm>
+#include <map>
 #include <thread>
 
 #include "auth/secrets.hpp"
@@ -122,6 +124,118 @@ TEST_F(Auth, MountNeedsReadOnTheSource) {
     auto t = token(as("alice"), "repository:alice/other:pull,push");
     r = http().post("/v2/alice/other/blobs/uploads/?mount=" + layer + "&from=bob/secret", {}, bearer(t));
     EXPECT_EQ(r.status, 202u);
+}
+
+/// The parameters of a `Bearer k="v",…` challenge.
+std::map<std::string, std::string> challenge_params(std::string_view h) {
+    std::map<std::string, std::string> out;
+    h.remove_prefix(std::min(h.size(), std::string_view("Bearer ").size()));
+    while (!h.empty()) {
+        auto eq = h.find('=');
+        if (eq == std::string_view::npos || eq + 1 >= h.size() || h[eq + 1] != '"') {
+            break;
+        }
+        auto close = h.find('"', eq + 2);
+        if (close == std::string_view::npos) {
+            break;
+        }
+        out[std::string(h.substr(0, eq))] = std::string(h.substr(eq + 2, close - eq - 2));
+        h.remove_prefix(std::min(h.size(), close + 2));  // past `",`
+    }
+    return out;
+}
+
+/// What a client following a challenge does: one GET of the realm with every scope it names.
+std::string follow_challenge(HttpClient& http, const HttpResponse& r, const Headers& creds) {
+    auto p = challenge_params(r.header("WWW-Authenticate"));
+    const auto realm = p["realm"];
+    std::string target = realm.substr(realm.find("/token")) + "?service=" + p["service"];
+    std::string scopes = p["scope"];
+    for (std::size_t start = 0; start < scopes.size();) {
+        auto end = std::min(scopes.find(' ', start), scopes.size());
+        target += "&scope=" + scopes.substr(start, end - start);
+        start = end + 1;
+    }
+    auto t = http.get(target, creds);
+    EXPECT_EQ(t.status, 200u) << describe(t);
+    auto j = json::parse(t.body, nullptr, false);
+    return j.is_object() && j.contains("token") ? j["token"].get<std::string>() : std::string();
+}
+
+// A cross-repository mount through the token flow: the challenge names the source's pull scope
+// too, so the token a client gets by following it lets the mount happen (201). A caller who may
+// not read the source gets a token without it, and a plain upload.
+TEST_F(Auth, MountChallengeNamesTheSourceSoTheTokenFlowMounts) {
+    auto lib = push_image_as(as("bob"), "bob/lib", "v1", "lib");
+    const auto layer = sha256(lib.layer);
+    ASSERT_TRUE(store_->set_grant(meta::GrantRow{"bob/lib", "user", "alice", 1}));
+    const std::string target = "/v2/alice/app/blobs/uploads/?mount=" + layer + "&from=bob/lib";
+
+    auto first = http().post(target);
+    ASSERT_EQ(first.status, 401u) << describe(first);
+    EXPECT_EQ(challenge_params(first.header("WWW-Authenticate"))["scope"],
+              "repository:alice/app:pull,push repository:bob/lib:pull");
+    const auto t = follow_challenge(http(), first, as("alice"));
+    auto payload = jwt_payload(t);
+    ASSERT_EQ(payload["access"].size(), 2u) << payload.dump();
+    auto mounted = http().post(target, {}, bearer(t));
+    ASSERT_EQ(mounted.status, 201u) << describe(mounted);
+    EXPECT_EQ(http().get("/v2/alice/app/blobs/" + layer, bearer(t)).body, lib.layer);
+
+    // A challenge for the same request with a token lacking the target's push names both too.
+    auto pull_only = http().post(target, {}, bearer(token(as("alice"), "repository:alice/app:pull")));
+    ASSERT_EQ(pull_only.status, 401u);
+    EXPECT_EQ(challenge_params(pull_only.header("WWW-Authenticate"))["scope"],
+              "repository:alice/app:pull,push repository:bob/lib:pull");
+
+    // carol may push to her repository but not read bob/lib: the token she gets leaves it out
+    // and the mount falls back to an upload.
+    add_user("carol");
+    const std::string carols = "/v2/carol/app/blobs/uploads/?mount=" + layer + "&from=bob/lib";
+    auto refused = http().post(carols);
+    ASSERT_EQ(refused.status, 401u);
+    const auto ct = follow_challenge(http(), refused, as("carol"));
+    auto fallback = http().post(carols, {}, bearer(ct));
+    EXPECT_EQ(fallback.status, 202u) << describe(fallback);
+    EXPECT_EQ(http().head("/v2/carol/app/blobs/" + layer, bearer(ct)).status, 404u);
+}
+
+// Mount without `from` (automatic content discovery) with access control on: the blob is
+// mounted only from a repository the caller may read, as the one authorisation decision
+// decides it (roles, and the token's scopes); otherwise the answer is the same plain upload as
+// for a blob that exists nowhere.
+TEST_F(Auth, MountWithoutFromOnlyDiscoversReadableRepositories) {
+    auto secret = push_image_as(as("bob"), "bob/secret", "v1", "s");
+    const auto layer = sha256(secret.layer);
+    const auto nowhere = absent_digest("discovery");
+    auto hidden = http().post("/v2/alice/app/blobs/uploads/?mount=" + layer, {}, as("alice"));
+    auto absent = http().post("/v2/alice/app/blobs/uploads/?mount=" + nowhere, {}, as("alice"));
+    ASSERT_EQ(hidden.status, 202u) << describe(hidden);
+    ASSERT_EQ(absent.status, 202u) << describe(absent);
+    auto names = [](const HttpResponse& r) {
+        std::vector<std::string> n;
+        for (const auto& [k, v] : r.headers) {
+            n.push_back(k);
+        }
+        std::sort(n.begin(), n.end());
+        return n;
+    };
+    EXPECT_EQ(names(hidden), names(absent)) << "no hint that the blob exists elsewhere";
+    EXPECT_EQ(hidden.header("Range"), absent.header("Range"));
+    EXPECT_EQ(hidden.body, absent.body);
+    EXPECT_EQ(http().head("/v2/alice/app/blobs/" + layer, as("alice")).status, 404u);
+
+    // A token without the source's scope finds nothing either, even once alice may read it.
+    ASSERT_TRUE(store_->set_grant(meta::GrantRow{"bob/secret", "user", "alice", 1}));
+    auto narrow = token(as("alice"), "repository:alice/app:pull,push");
+    EXPECT_EQ(http().post("/v2/alice/app/blobs/uploads/?mount=" + layer, {}, bearer(narrow)).status, 202u);
+    EXPECT_EQ(http().head("/v2/alice/app/blobs/" + layer, as("alice")).status, 404u);
+
+    auto r = http().post("/v2/alice/app/blobs/uploads/?mount=" + layer, {}, as("alice"));
+    ASSERT_EQ(r.status, 201u) << describe(r);
+    EXPECT_EQ(r.header("Location"), "/v2/alice/app/blobs/" + layer);
+    EXPECT_EQ(http().get("/v2/alice/app/blobs/" + layer, as("alice")).body, secret.layer);
+    EXPECT_FALSE(audit("blob.mount", "allowed").empty());
 }
 
 TEST_F(Auth, CatalogListsOnlyWhatTheCallerMayRead) {

@@ -327,11 +327,19 @@ TEST_F(Uploads, MountFallsBackTo202WhenTheSourceLacksTheBlob) {
     expect_blob("library/target", digest, data);
 }
 
-TEST_F(Uploads, MountWithoutFromFallsBackTo202) {
+// Automatic content discovery: without `from`, a blob held by any repository (all are readable
+// in an open registry) is mounted; an unknown one opens a normal upload.
+TEST_F(Uploads, MountWithoutFromMountsABlobHeldElsewhere) {
     const auto digest = push_blob("library/source", "x");
     auto r = http().post("/v2/library/target/blobs/uploads/?mount=" + digest);
-    EXPECT_EQ(r.status, 202u) << describe(r);
-    EXPECT_FALSE(r.header("Location").empty());
+    ASSERT_EQ(r.status, 201u) << describe(r);
+    EXPECT_EQ(r.header("Location"), "/v2/library/target/blobs/" + digest);
+    expect_blob("library/target", digest, "x");
+
+    const auto unknown = absent_digest("discovery");
+    auto u = http().post("/v2/library/target/blobs/uploads/?mount=" + unknown);
+    EXPECT_EQ(u.status, 202u) << describe(u);
+    EXPECT_FALSE(u.header("Location").empty());
 }
 
 TEST_F(Uploads, LocationHeadersAreRelativeAndUsableAsGiven) {

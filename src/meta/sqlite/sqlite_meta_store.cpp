@@ -327,6 +327,15 @@ Result<Page> SqliteMetaStore::list_repositories(std::string_view last, std::size
     return read_page(*c, s, n, "list repositories");
 }
 
+Result<Page> SqliteMetaStore::blob_repositories(std::string_view digest, std::string_view last, std::size_t n) {
+    auto c = pool_->acquire();
+    PREPARE(s, *c,
+            "SELECT r.name FROM repo_blobs b JOIN repositories r ON r.id = b.repo_id "
+            "WHERE b.digest = ?1 AND r.name > ?2 ORDER BY r.name LIMIT ?3");
+    s.bind(1, digest).bind(2, last).bind(3, static_cast<std::int64_t>(n) + 1);
+    return read_page(*c, s, n, "blob repositories");
+}
+
 Result<std::vector<Referrer>> SqliteMetaStore::referrers(std::string_view repo, std::string_view digest,
                                                          std::string_view artifact_type) {
     auto c = pool_->acquire();

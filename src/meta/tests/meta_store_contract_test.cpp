@@ -64,6 +64,22 @@ TEST_P(MetaStoreContract, BlobLinksArePerRepository) {
     EXPECT_FALSE(store_->linked_blob("a/x", blob_a)->has_value());
 }
 
+TEST_P(MetaStoreContract, BlobRepositoriesListsWhereABlobIsLinked) {
+    for (const char* repo : {"z/c", "a/x", "m/y"}) {
+        ASSERT_TRUE(store_->link_blob(repo, blob_a, 1, "", 1));
+    }
+    ASSERT_TRUE(store_->link_blob("b/other", blob_b, 1, "", 1));
+    auto p1 = *store_->blob_repositories(blob_a, "", 2);
+    EXPECT_EQ(p1.names, (std::vector<std::string>{"a/x", "m/y"}));
+    EXPECT_TRUE(p1.more);
+    auto p2 = *store_->blob_repositories(blob_a, "m/y", 2);
+    EXPECT_EQ(p2.names, (std::vector<std::string>{"z/c"}));
+    EXPECT_FALSE(p2.more);
+    ASSERT_TRUE(store_->unlink_blob("a/x", blob_a));
+    EXPECT_EQ(store_->blob_repositories(blob_a, "", 10)->names, (std::vector<std::string>{"m/y", "z/c"}));
+    EXPECT_TRUE(store_->blob_repositories(blob_c, "", 10)->names.empty());
+}
+
 TEST_P(MetaStoreContract, SmallBlobBytesAreKeptWithTheRecordFirstCopyWins) {
     const std::string bytes("\0binary\xff", 8);
     ASSERT_TRUE(store_->link_blob("r", blob_a, bytes.size(), "", 1, bytes));
