@@ -150,7 +150,7 @@ Result<std::int64_t> time_flag(const std::string& flag, const std::string& v) {
 
 void add_audit(CLI::App& cli, Common& o, int& rc, const std::shared_ptr<AccessArgs>& args) {
     auto* audit = cli.add_subcommand("audit", "query the audit trail (newest first)");
-    add_common(audit, o);
+    add_store_options(audit, o);
     audit->add_option("--actor", args->actor);
     audit->add_option("--action", args->action, "e.g. user.create, login, manifest.push");
     audit->add_option("--object", args->object, "object prefix, e.g. org:acme or acme/app");

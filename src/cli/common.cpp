@@ -32,18 +32,43 @@ app::Config load_or_exit(const Common& o) {
     return *cfg;
 }
 
-void add_common(CLI::App* cmd, Common& o) {
+void add_store_options(CLI::App* cmd, Common& o) {
     cmd->add_option("-c,--config", o.config_path, "YAML config file")->envname("DERMAGA_CONFIG");
-    cmd->add_option("--addr", o.addr, "listen address HOST:PORT (overrides http.addr)");
     cmd->add_option("--data", o.data, "data directory (overrides storage.data_dir)");
+}
+
+void add_common(CLI::App* cmd, Common& o) {
+    add_store_options(cmd, o);
+    cmd->add_option("--addr", o.addr, "listen address HOST:PORT (overrides http.addr)");
 }
 
 CLI::App* add_group(CLI::App& cli, const std::string& name, const std::string& about, Common& o) {
     auto* g = cli.add_subcommand(name, about);
-    add_common(g, o);
+    add_store_options(g, o);
     g->fallthrough();
     g->require_subcommand(1);
     return g;
+}
+
+namespace {
+
+void add_store_options_below(CLI::App& group, Common& o) {
+    for (auto* cmd : group.get_subcommands({})) {
+        if (cmd->get_option_no_throw("--data") == nullptr) {
+            add_store_options(cmd, o);
+        }
+        add_store_options_below(*cmd, o);
+    }
+}
+
+}  // namespace
+
+void add_store_options_to_group_commands(CLI::App& cli, Common& o) {
+    for (auto* top : cli.get_subcommands({})) {
+        if (!top->get_subcommands({}).empty()) {
+            add_store_options_below(*top, o);
+        }
+    }
 }
 
 void on_run(CLI::App* cmd, const Common& o, int& rc, Action action) {

@@ -23,10 +23,16 @@ struct Common {
 /// Loads the config file and environment, then applies command-line flags. Exits 2 with a
 /// one-line reason on any error.
 app::Config load_or_exit(const Common& o);
-/// --config, --addr, --data on `cmd`.
+/// --config, --addr, --data on `cmd` (serve, check-config).
 void add_common(CLI::App* cmd, Common& o);
-/// A command group ("user", "org", …) taking the common flags, needing one subcommand.
+/// -c/--config and --data on `cmd`: where the store is, for the management commands.
+void add_store_options(CLI::App* cmd, Common& o);
+/// A command group ("user", "org", …) taking the store options, needing one subcommand.
 CLI::App* add_group(CLI::App& cli, const std::string& name, const std::string& about, Common& o);
+/// Gives every command inside a group (`user add`, `org member set`, …) the store options
+/// too, so that each accepts them after its own arguments and its --help lists them. Call
+/// once, after every command is registered.
+void add_store_options_to_group_commands(CLI::App& cli, Common& o);
 
 /// What a management command does with the store open. Returns the exit code, or an error
 /// (printed as one line, exit 1).

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
     cli::add_user_commands(cli, common, rc);
     cli::add_org_commands(cli, common, rc);
     cli::add_access_commands(cli, common, rc);
+    cli::add_store_options_to_group_commands(cli, common);
 
     try {
         cli.parse(argc, argv);

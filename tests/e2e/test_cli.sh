@@ -116,7 +116,38 @@ error_cases() {
     assert_eq "$rc" 1 "no password on stdin"
 }
 
+# subcommands COMMAND…: the subcommand names listed by `dermaga COMMAND… --help`.
+subcommands() {
+    "$DERMAGA" "$@" --help | awk '/^Subcommands:/{on=1; next} on && /^  [a-z]/{print $1} on && /^$/{on=0}'
+}
+
+# Every management command, at any depth, lists -c/--config and --data in its --help (and
+# takes them after its own arguments).
+help_lists_store_options() {
+    local top cmd sub n=0 out p paths=()
+    for top in $(subcommands); do
+        case $top in serve | check-config | version) continue ;; esac
+        paths+=("$top")
+        for cmd in $(subcommands "$top"); do
+            paths+=("$top $cmd")
+            for sub in $(subcommands "$top" "$cmd"); do paths+=("$top $cmd $sub"); done
+        done
+    done
+    for p in "${paths[@]}"; do
+        # shellcheck disable=SC2086
+        out=$("$DERMAGA" $p --help)
+        assert_contains "$out" "-c,--config" "dermaga $p --help"
+        assert_contains "$out" "--data" "dermaga $p --help"
+        n=$((n + 1))
+    done
+    ((n >= 35)) || fail "only $n management commands found in the help"
+    echo "ok: $n management commands list -c/--config and --data"
+    assert_eq "$("$DERMAGA" user list --json --data "$DATA" | jq -r '.[0].name')" admin "user list … --data"
+    assert_eq "$("$DERMAGA" user show admin --data "$DATA" --json | jq -r .name)" admin "user show NAME --data"
+}
+
 t_run "first administrator: user add --admin --password-stdin" first_admin
+t_run "every management command's --help lists -c/--config and --data" help_lists_store_options
 srv_start  # here, not in a step: steps run in subshells and need SRV_URL
 t_run "serve with access control; the admin logs in" serve_and_login
 t_run "import-htpasswd: bcrypt entries, existing names skipped" import_htpasswd
