@@ -195,21 +195,24 @@ containerd_stop() {
     return 0
 }
 
-# serve_dermaga NAME DATA_DIR [VAR=VALUE…]: `dermaga serve` on a free 127.0.0.1 port with the
-# given environment; returns once /healthz answers 200, non-zero (after printing the server's
-# stderr) when it never does. The scheme is $SRV_SCHEME (default http); SRV_CURL holds extra
-# curl options for the health check (--cacert, a client certificate). A port taken between
-# picking and binding is retried. Sets SRV (host:port), SRV_URL, SRV_PID and SRV_ERR (stderr;
-# stdout goes to $E2E_WORK/NAME.serve.out); the PID is appended to $PIDS.
+# serve_dermaga NAME DATA_DIR [VAR=VALUE…]: `dermaga serve` on a free port of $SRV_BIND
+# (default 127.0.0.1; "[::1]" for IPv6) with the given environment; returns once /healthz
+# answers 200, non-zero (after printing the server's stderr) when it never does. The scheme is
+# $SRV_SCHEME (default http) and the host clients use is $SRV_HOST (default $SRV_BIND; a name
+# the private /etc/hosts resolves); SRV_CURL holds extra curl options for the health check
+# (--cacert, a client certificate). A port taken between picking and binding is retried. Sets
+# SRV (host:port), SRV_URL, SRV_PID and SRV_ERR (stderr; stdout goes to
+# $E2E_WORK/NAME.serve.out); the PID is appended to $PIDS.
 SRV_CURL=()
 serve_dermaga() {
-    local name=$1 data=$2 i attempt
+    local name=$1 data=$2 i attempt port bind=${SRV_BIND:-127.0.0.1}
     shift 2
     SRV_ERR=$E2E_WORK/$name.serve.err
     for ((attempt = 0; attempt < 3; attempt++)); do
-        SRV=127.0.0.1:$(pick_port)
+        port=$(pick_port)
+        SRV=${SRV_HOST:-$bind}:$port
         SRV_URL=${SRV_SCHEME:-http}://$SRV
-        env "$@" setsid "$DERMAGA" serve --addr "$SRV" --data "$data" >"$E2E_WORK/$name.serve.out" 2>"$SRV_ERR" &
+        env "$@" setsid "$DERMAGA" serve --addr "$bind:$port" --data "$data" >"$E2E_WORK/$name.serve.out" 2>"$SRV_ERR" &
         SRV_PID=$!
         echo "$SRV_PID" >>"$PIDS"
         for ((i = 0; i < 200; i++)); do
@@ -224,6 +227,29 @@ serve_dermaga() {
     cat "$SRV_ERR" >&2
     echo "dermaga ($name) did not become healthy on $SRV_URL" >&2
     return 1
+}
+
+# PKI for the TLS suites (EC P-256), files under $PKI.
+# pki_ca NAME CN: $PKI/NAME.crt + NAME.key, a self-signed CA.
+pki_ca() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=$2" \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+        -keyout "$PKI/$1.key" -out "$PKI/$1.crt" 2>/dev/null
+}
+# pki_leaf CA NAME CN server|client [SAN]: $PKI/NAME.crt + NAME.key signed by CA; a server
+# certificate names SAN (default IP:127.0.0.1,DNS:localhost).
+pki_leaf() {
+    local ext=$PKI/$2.ext
+    printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n' >"$ext"
+    if [[ $4 == server ]]; then
+        printf 'extendedKeyUsage=serverAuth\nsubjectAltName=%s\n' "${5:-IP:127.0.0.1,DNS:localhost}" >>"$ext"
+    else
+        printf 'extendedKeyUsage=clientAuth\n' >>"$ext"
+    fi
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$3" \
+        -keyout "$PKI/$2.key" -out "$PKI/$2.csr" 2>/dev/null
+    openssl x509 -req -in "$PKI/$2.csr" -CA "$PKI/$1.crt" -CAkey "$PKI/$1.key" -CAcreateserial \
+        -days 2 -extfile "$ext" -out "$PKI/$2.crt" 2>/dev/null
 }
 
 # registry_start: sets REG (127.0.0.1:PORT), REG_URL, REG_PID, REG_DATA, REG_LOG.

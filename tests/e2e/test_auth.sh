@@ -29,28 +29,10 @@ mkdir -p "$PKI" "$CERTS" "$MCERTS"
 # PKI (EC P-256): server CA + server certificate for 127.0.0.1/localhost; a separate client CA
 # that issues CN=admin.
 
-mk_ca() { # NAME CN
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=$2" \
-        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
-        -keyout "$PKI/$1.key" -out "$PKI/$1.crt" 2>/dev/null
-}
-mk_leaf() { # CA NAME CN server|client
-    local ext=$PKI/$2.ext
-    printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n' >"$ext"
-    if [[ $4 == server ]]; then
-        printf 'extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n' >>"$ext"
-    else
-        printf 'extendedKeyUsage=clientAuth\n' >>"$ext"
-    fi
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$3" \
-        -keyout "$PKI/$2.key" -out "$PKI/$2.csr" 2>/dev/null
-    openssl x509 -req -in "$PKI/$2.csr" -CA "$PKI/$1.crt" -CAkey "$PKI/$1.key" -CAcreateserial \
-        -days 2 -extfile "$ext" -out "$PKI/$2.crt" 2>/dev/null
-}
-mk_ca ca "Dermaga e2e auth CA"
-mk_ca clientca "Dermaga e2e client CA"
-mk_leaf ca server "dermaga e2e registry" server
-mk_leaf clientca admin admin client
+pki_ca ca "Dermaga e2e auth CA"
+pki_ca clientca "Dermaga e2e client CA"
+pki_leaf ca server "dermaga e2e registry" server
+pki_leaf clientca admin admin client
 CA=$PKI/ca.crt
 cp "$CA" "$CERTS/ca.crt"
 cp "$CA" "$MCERTS/ca.crt"

@@ -5,7 +5,7 @@
 # blob mounts that must answer 201.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 if ! command -v docker >/dev/null; then
-    # `make test` installs docker.io when no docker CLI is present; a missing client is a failure.
+    # `make test` installs docker.io when no Docker engine is present; a missing client is a failure.
     echo "FAIL  test_docker: no docker CLI installed"
     exit 1
 fi
