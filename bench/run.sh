@@ -36,7 +36,7 @@ else
   CHUNKED=${BENCH_CHUNKED:-256M} REPOS=${BENCH_REPOS:-5000} TAGS=${BENCH_TAGS:-500}
 fi
 CAT_DUR=$(awk -v d="$DUR" 'BEGIN{print 2*d}')
-SCENARIOS=${BENCH_SCENARIOS:-"blob-push-huge blob-push-large blob-pull-large chunked-push small-image-push manifest-get tag-list mixed catalog-walk auth"}
+SCENARIOS=${BENCH_SCENARIOS:-"blob-push-huge blob-push-large blob-pull-large chunked-push small-image-push manifest-get tag-list mixed catalog-walk auth restart"}
 ROUNDS=${BENCH_ROUNDS:-3}   # interleaved rounds of the short timed scenarios (median kept)
 LG_MAX=240   # hard cap (s) per loadgen invocation
 SIDES=(dermaga distribution)
@@ -181,6 +181,38 @@ auth_cost() {
   log "auth: bearer $(summary manifest-get-bearer dermaga-auth) | basic $(summary manifest-get-basic dermaga-auth)"
 }
 
+# Crash restart: kill -9 each registry holding everything the run stored so far, start it on
+# the same data directory and port, and time exec → first 200 from GET /v2/ (polled every
+# 5 ms with bash's /dev/tcp, no fork per poll). tests/e2e/test_crash.sh checks that the
+# restart is correct; how fast it is lives here.
+declare -A RESTART_MS
+now_ms() { local t=$EPOCHREALTIME; echo $((10#${t/./} / 1000)); }
+answers_v2() {  # port
+  local line
+  { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+  printf 'GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nConnection: close\r\n\r\n' "$1" >&3 || { exec 3<&-; return 1; }
+  IFS= read -r -t 2 line <&3 || true
+  exec 3<&-
+  [[ $line == "HTTP/1.1 200"* ]]
+}
+restart_after_kill() {
+  local side port t0 i
+  for side in "${SIDES[@]}"; do
+    port=${PORT[$side]}
+    kill -9 "${PID[$side]}" 2>/dev/null; wait "${PID[$side]}" 2>/dev/null
+    t0=$(now_ms)
+    "${CMD[$side]}" serve --addr "127.0.0.1:$port" --data "$WORK/$side-data" >>"$WORK/$side.log" 2>&1 &
+    PID[$side]=$!
+    for ((i = 0; i < 12000; i++)); do
+      if answers_v2 "$port"; then RESTART_MS[$side]=$(($(now_ms) - t0)); break; fi
+      kill -0 "${PID[$side]}" 2>/dev/null || break
+      sleep 0.005
+    done
+    [[ -n ${RESTART_MS[$side]:-} ]] || { tail -n 20 "$WORK/$side.log" >&2; die "$side did not come back after kill -9"; }
+  done
+  log "restart after kill -9: dermaga ${RESTART_MS[dermaga]} ms | distribution ${RESTART_MS[distribution]} ms"
+}
+
 for sc in $SCENARIOS; do
   case $sc in
     blob-push-huge) huge ;;
@@ -203,11 +235,13 @@ for sc in $SCENARIOS; do
     tag-list) rounds_pair tag-list tag-list -c 16 --tags "$TAGS" --duration "$DUR" --warmup "$WARM" ;;
     mixed) rounds_pair mixed mixed -c 16 --duration "$DUR" --warmup "$WARM" ;;
     auth) auth_cost ;;
+    restart) DO_RESTART=1 ;;  # last, after the final RSS sample: see below
     catalog-walk) pair catalog-walk catalog-walk -c 2 --repos "$REPOS" --page 100 --duration "$CAT_DUR" --setup-timeout 150 ;;
     *) die "unknown scenario $sc" ;;
   esac
 done
 for s in "${SIDES[@]}"; do FINAL_RSS[$s]=$(status_kib "${PID[$s]}" VmRSS); done
+if [[ ${DO_RESTART:-0} == 1 ]]; then restart_after_kill; fi
 for s in "${SIDES[@]}"; do stop_server "$s"; done
 
 # ------------------------------------------------------------------ table
@@ -255,6 +289,9 @@ TABLE=$(
   row "catalog-walk $REPOS repos, n=100 (walks/s)" catalog-walk walks_per_s
   row "catalog-walk (pages/s)" catalog-walk pages_per_s
   row "catalog setup, untimed (repos/s)" catalog-walk setup_repos_per_s
+  if [[ -n ${RESTART_MS[dermaga]:-} ]]; then
+    echo "| restart after kill -9 with the run's data, exec to GET /v2/ 200 (ms) | ${RESTART_MS[dermaga]} | ${RESTART_MS[distribution]} | $(ratio "${RESTART_MS[dermaga]}" "${RESTART_MS[distribution]}") |"
+  fi
   memrow "idle RSS after start (MiB)" "${IDLE_RSS[dermaga]:-}" "${IDLE_RSS[distribution]:-}"
   if [[ -n ${HUGE_PEAK[dermaga]:-} ]]; then
     memrow "peak RSS pushing $HUGE, sampled VmRSS (MiB)" "${HUGE_PEAK[dermaga]:-}" "${HUGE_PEAK[distribution]:-}"

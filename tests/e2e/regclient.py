@@ -359,7 +359,7 @@ def cmd_resume(a):
             elif e["ev"] == "blob" and cur and cur["digest"] == e["digest"]:
                 cur["done"] = True
     pending = {id(s): s for s in sessions.values() if not s["done"]}.values()
-    resumed, lost = 0, []
+    resumed, lost, completed = 0, [], []
     for s in pending:
         repo, d, size, loc = s["repo"], s["digest"], s["size"], s["loc"]
         st, h, b = ck.cli.req("GET", loc)
@@ -369,6 +369,7 @@ def cmd_resume(a):
             if hst == 200:
                 if ck.blob_ok(repo, d, size, "blob whose PUT was in flight"):
                     print(f"upload {loc}: completed by the in-flight PUT")
+                    completed.append((repo, d, size))
                 continue
             # Neither completed nor resumable. No 201 was given, so no promise is broken, but
             # the client has to start over: recorded for a separate step; check that works.
@@ -382,6 +383,7 @@ def cmd_resume(a):
                 ck.err(f"re-upload of {d} from scratch: POST ?digest= status {st} {b[:200]!r}")
             elif ck.blob_ok(repo, d, size, "blob uploaded again"):
                 print(f"upload {loc}: pushed again from scratch, ok")
+                completed.append((repo, d, size))
             continue
         if st != 204:
             ck.err(f"interrupted upload {loc} ({s['acked']} of {size} bytes acknowledged): GET status {st} {b[:200]!r}")
@@ -411,12 +413,18 @@ def cmd_resume(a):
             continue
         if ck.blob_ok(repo, d, size, "resumed blob"):
             resumed += 1
+            completed.append((repo, d, size))
             print(f"upload {loc}: resumed at byte {have} (acknowledged {s['acked']}) of {size}, completed")
     print(f"{resumed} interrupted uploads resumed and completed; {len(lost)} lost at the final PUT; "
           f"{len(ck.errors)} errors")
     if a.lost:
         with open(a.lost, "a") as f:
             f.writelines(m + "\n" for m in lost)
+    if a.acked:
+        # in the pushers' log format, so that `verify` checks these blobs from now on
+        with open(a.acked, "a") as f:
+            f.writelines(json.dumps({"ev": "blob", "repo": r, "digest": d, "size": n}) + "\n"
+                         for r, d, n in completed)
     if resumed < a.min_resumed:
         ck.err(f"only {resumed} uploads resumed, want at least {a.min_resumed}")
     return 1 if ck.errors else 0
@@ -575,6 +583,7 @@ def main():
     s.add_argument("--addr", required=True)
     s.add_argument("--min-resumed", type=int, default=0)
     s.add_argument("--lost", help="append sessions the kill left neither completed nor resumable here")
+    s.add_argument("--acked", help="append the blobs completed here as acknowledged blob events")
     s.add_argument("logs", nargs="+")
     s = sub.add_parser("slowloris")
     s.add_argument("--addr", required=True)

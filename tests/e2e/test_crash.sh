@@ -8,13 +8,16 @@
 # Each records a blob/manifest/tag in its log only after the 201. A slow pusher keeps one
 # 20 MiB chunked upload in flight so every cycle has an interrupted session to resume.
 #
-# Env: E2E_CRASH_CYCLES (3), E2E_CRASH_PUSHERS (6), E2E_RESTART_MAX_MS (1000): restart budget.
+# Blobs that `resume` completes are recorded as acknowledged too, so the later cycles and the
+# final step check them byte for byte after every further kill. How fast the restart is is not
+# checked here (bench/run.sh reports it as the "restart" row); the time is printed as INFO.
+#
+# Env: E2E_CRASH_CYCLES (3), E2E_CRASH_PUSHERS (6).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_init_own_dermaga "restarts the dermaga binary itself" "$@"
 
 CYCLES=${E2E_CRASH_CYCLES:-3}
 PUSHERS=${E2E_CRASH_PUSHERS:-6}
-RESTART_MAX_MS=${E2E_RESTART_MAX_MS:-1000}
 LOGS=$E2E_WORK/acks
 mkdir -p "$LOGS"
 PUSH_PIDS=()
@@ -106,15 +109,19 @@ check_traffic() {
 
 check_restart() {
     ((RESTART_MS >= 0)) || fail "registry did not become healthy after the restart"
-    ((RESTART_MS < RESTART_MAX_MS)) || fail "restart took ${RESTART_MS} ms (budget ${RESTART_MAX_MS} ms)"
-    echo "ok: healthy ${RESTART_MS} ms after exec"
+    echo "ok: healthy again (${RESTART_MS} ms after exec; not a limit, see bench/run.sh)"
     assert_eq "$(curl -s -o /dev/null -w '%{http_code}' "$REG_URL/v2/")" 200 "GET /v2/ after restart"
 }
 
+# Every log: the pushers' acknowledgements and the blobs resume completed (resumed-c*.jsonl).
 verify_all() { "$PY" "$RC" verify --addr "$REG" "$LOGS"/*.jsonl; }
 resume_cycle() {
+    local acked=$LOGS/resumed-c$1.jsonl n
     : >"$LOGS/c$1-lost"
-    "$PY" "$RC" resume --addr "$REG" --min-resumed 1 --lost "$LOGS/c$1-lost" "$LOGS"/c"$1"-*.jsonl
+    "$PY" "$RC" resume --addr "$REG" --min-resumed 1 --lost "$LOGS/c$1-lost" --acked "$acked" "$LOGS"/c"$1"-*.jsonl
+    n=$(grep -c '"ev": "blob"' "$acked" || true)
+    ((n >= 1)) || fail "resume recorded no completed blob in $acked"
+    echo "ok: $n blobs completed by resume, recorded for the checks after the next kills"
 }
 # A session whose completing PUT ?digest= the kill cut off must end up either completed (blob
 # there) or still resumable (GET gives 204 + Range). Seen instead: session 404, blob 404.
@@ -134,7 +141,7 @@ for ((c = 1; c <= CYCLES; c++)); do
     t_run "cycle $c: concurrent pushes until kill -9" check_traffic "$c"
     registry_restart
     times+=("$RESTART_MS")
-    t_run "cycle $c: restart on the same data dir < ${RESTART_MAX_MS} ms" check_restart
+    t_run "cycle $c: restart on the same data dir" check_restart
     [[ -n $REG_PID ]] || break
     t_run "cycle $c: acknowledged blobs/manifests/tags intact, catalog all pullable" verify_all
     t_run "cycle $c: uploads interrupted by the kill resume and complete" resume_cycle "$c"
