@@ -395,10 +395,17 @@ assert_contains() { # HAYSTACK NEEDLE WHAT
     [[ $1 == *"$2"* ]] || fail "${3:-missing}: '$2' not in: $1"
 }
 
-# expect_fail CMD…: the command must exit non-zero.
+# expect_fail REASON CMD…: CMD must exit non-zero and say why: its output (stdout and stderr
+# together) must match the extended regular expression REASON, case-insensitively — a 401, a
+# 403, a TLS failure, an unknown manifest. A failure for any other reason fails the step.
 expect_fail() {
-    if "$@"; then fail "expected failure: $*"; fi
-    echo "ok: failed as expected: $*"
+    local reason=$1 out rc=0
+    shift
+    out=$("$@" 2>&1) || rc=$?
+    ((rc != 0)) || fail "expected failure: $*"
+    printf '%s\n' "$out" | tail -n 20
+    grep -Eqi -- "$reason" <<<"$out" || fail "failed (exit $rc), but not for /$reason/: $*"
+    echo "ok: failed as expected (/$reason/): $*"
 }
 
 # ------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ manifest_inspect() {
     assert_eq "$(jq -r '[.[] | .Descriptor.digest] | sort | join(" ")' <<<"$out")" \
         "$(printf '%s\n' "$SINGLE" "$ARM64" | sort | tr '\n' ' ' | sed 's/ $//')" "index: child digests"
     assert_eq "$(jq -r '[.[] | .Descriptor.platform.architecture] | sort | join(",")' <<<"$out")" "amd64,arm64" "index: platforms"
-    expect_fail docker manifest inspect --insecure "$REG/e2e/d-amd:no-such-tag"
+    expect_fail "manifest unknown|no such manifest" docker manifest inspect --insecure "$REG/e2e/d-amd:no-such-tag"
 }
 
 manifest_create_push() {
