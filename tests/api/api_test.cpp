@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <latch>
 #include <thread>
 
 #include "api_fixture.hpp"
@@ -139,6 +140,9 @@ TEST_F(Lifecycle, StopWithIdleKeepAliveConnectionsIsPrompt) {
     EXPECT_EQ(http().get("/v2/").status, 200u);
 }
 
+// Each thread gets ready (its own connection, its upload session) and then waits at a latch,
+// so that the requests under test really run at the same time rather than one after another
+// as threads happen to start.
 class Concurrency : public ApiTest {};
 
 TEST_F(Concurrency, EightThreadsPushingDistinctImagesAllSucceedAndAreListed) {
@@ -146,10 +150,12 @@ TEST_F(Concurrency, EightThreadsPushingDistinctImagesAllSucceedAndAreListed) {
     std::atomic<int> failures{0};
     std::vector<std::string> digests(n);
     std::vector<std::thread> threads;
+    std::latch start_together(n);
     for (int t = 0; t < n; ++t) {
         threads.emplace_back([&, t] {
+            auto c = new_client();
+            start_together.arrive_and_wait();
             try {
-                auto c = new_client();
                 const std::string repo = "concurrent/img" + std::to_string(t);
                 const std::string config = R"({"os":"linux","n":)" + std::to_string(t) + "}";
                 const std::string layer =
@@ -201,11 +207,18 @@ TEST_F(Concurrency, EightThreadsUploadingTheSameBlobAllSucceed) {
     const std::string digest = sha256(blob);
     std::atomic<int> failures{0};
     std::vector<std::thread> threads;
+    std::latch start_together(n);
     for (int t = 0; t < n; ++t) {
         threads.emplace_back([&] {
+            auto c = new_client();
+            HttpResponse start;
             try {
-                auto c = new_client();
-                auto start = c->post("/v2/shared/blobs/uploads/");
+                start = c->post("/v2/shared/blobs/uploads/");
+            } catch (const std::exception&) {
+                ++failures;
+            }
+            start_together.arrive_and_wait();  // every session open: the eight PUTs race
+            try {
                 auto put = c->put(with_query(start.header("Location"), "digest=" + digest), blob);
                 if (put.status != 201) {
                     ++failures;
