@@ -1,5 +1,7 @@
 // Blob uploads under /v2/<name>/blobs/uploads/: POST, PATCH, PUT, GET, DELETE, mounts.
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "api_fixture.hpp"
@@ -385,6 +387,31 @@ TEST_F(UploadExpiry, IdleUploadExpires) {
     std::this_thread::sleep_for(std::chrono::milliseconds(3200));
     EXPECT_TRUE(IsOciError(http().get(location), 404, "BLOB_UPLOAD_UNKNOWN"));
     EXPECT_TRUE(IsOciError(patch(location, "def"), 404, "BLOB_UPLOAD_UNKNOWN"));
+}
+
+// The background sweep of the running server (every tenth of the expiry, at least every
+// second): an idle session nobody asks about again loses its file, and so does an old upload file
+// no session refers to. No request touches either, so only the sweep can remove them.
+TEST_F(UploadExpiry, BackgroundSweepRemovesIdleSessionsAndStrayFiles) {
+    namespace fs = std::filesystem;
+    auto location = start();
+    ASSERT_EQ(patch(location, "abc").status, 202u);
+    const std::string id = location.substr(location.rfind('/') + 1);
+    const fs::path uploads = fs::path(config_.blob_root()) / "uploads";
+    ASSERT_TRUE(fs::exists(uploads / id)) << uploads / id;
+    const fs::path stray = uploads / "stray0123456789abcdef";
+    std::ofstream(stray) << "left by a crash";
+    fs::last_write_time(stray, fs::file_time_type::clock::now() - std::chrono::minutes(2));
+    auto live = start();  // kept busy below: the sweep must leave it alone
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(8);
+    while ((fs::exists(uploads / id) || fs::exists(stray)) && std::chrono::steady_clock::now() < deadline) {
+        ASSERT_EQ(patch(live, "x").status, 202u);
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    EXPECT_FALSE(fs::exists(uploads / id)) << "idle session's file still there";
+    EXPECT_FALSE(fs::exists(stray)) << "stray upload file still there";
+    EXPECT_TRUE(IsOciError(http().get(location), 404, "BLOB_UPLOAD_UNKNOWN"));
+    EXPECT_EQ(http().get(live).status, 204u) << "an active session was swept";
 }
 
 TEST_F(UploadExpiry, ActiveUploadDoesNotExpire) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Process lifecycle and operations: graceful SIGTERM/SIGINT with requests in flight, JSON logs,
-# configuration errors and overrides, unwritable data dir, client disconnects, slow clients.
+# configuration errors and overrides, unwritable data dir, a database from a newer binary,
+# client disconnects, slow clients.
 # Each step runs its own dermaga instance(s) on a free 127.0.0.1 port with a temp data dir.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_init_own_dermaga "checks the dermaga binary itself" "$@"
@@ -274,6 +275,30 @@ unwritable_data_dir() {
     umount "$ro"
 }
 
+# A database written by a newer binary (its PRAGMA user_version beyond the migrations this one
+# has): serve refuses it with one line naming both versions, exits 1, binds nothing, and leaves
+# the version as it was.
+newer_schema_refused() {
+    local w=$E2E_WORK/newer port rc=0 v plain
+    mkdir -p "$w"
+    "$DERMAGA" user list --data "$w" >/dev/null    # creates meta.db at this binary's version
+    v=$(sqlite3 "$w/meta.db" 'PRAGMA user_version')
+    ((v >= 1)) || fail "no schema version in a fresh database: '$v'"
+    sqlite3 "$w/meta.db" "PRAGMA user_version = $((v + 1))"
+    port=$(pick_port)
+    timeout 10 "$DERMAGA" serve --addr "127.0.0.1:$port" --data "$w" >/dev/null 2>"$E2E_WORK/newer.err" || rc=$?
+    sed 's/^/  | /' "$E2E_WORK/newer.err"
+    assert_eq "$rc" 1 "serve exit status"
+    plain=$(grep -v '^{' "$E2E_WORK/newer.err" || true)
+    assert_eq "$(grep -c . <<<"$plain" || true)" 1 "plain-text reason lines"
+    assert_contains "$plain" "dermaga: " "prefix"
+    assert_contains "$plain" "database schema version $((v + 1)) is newer than this binary supports ($v)" "reason"
+    assert_eq "$(sqlite3 "$w/meta.db" 'PRAGMA user_version')" "$((v + 1))" "schema version left as it was"
+    grep -q '"event":"listening"' "$E2E_WORK/newer.err" && fail "it logged listening"
+    port_in_use "$port" && fail "port $port is bound"
+    return 0
+}
+
 # The client dies mid-PATCH: the server keeps what it stored, drops the connection at once (no
 # socket left in CLOSE-WAIT until http.read_timeout), and the session resumes from its Range.
 client_disconnect_mid_patch() {
@@ -359,6 +384,7 @@ t_run "check-config: unknown key exits non-zero naming it" check_config_unknown_
 t_run "DERMAGA_HTTP_ADDR overrides the config file" env_overrides_file
 t_run "version prints a version" version_cmd
 t_run "serve with an unwritable data dir: one-line reason, non-zero exit" unwritable_data_dir
+t_run "serve refuses a database with a newer schema: one line, exit 1, version untouched" newer_schema_refused
 t_run "client killed mid-PATCH: session resumable from its Range" client_disconnect_mid_patch
 t_run "client killed mid-PATCH: server drops the dead connection at once" disconnect_releases_connection
 t_run "slowloris: partial headers don't block others, closed after read timeout" slow_clients
