@@ -10,7 +10,7 @@
 #
 # Blobs that `resume` completes are recorded as acknowledged too, so the later cycles and the
 # final step check them byte for byte after every further kill. How fast the restart is is not
-# checked here (bench/run.sh reports it as the "restart" row); the time is printed as INFO.
+# checked here (bench/run.sh reports it as the "restart" row).
 #
 # Env: E2E_CRASH_CYCLES (3), E2E_CRASH_PUSHERS (6).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -27,35 +27,16 @@ e2e_test_cleanup() {
     for p in "${PUSH_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
 }
 
-now_us() { local t=$EPOCHREALTIME; echo $((10#${t/./})); }
-
-# GET /healthz with bash builtins only (no fork), so the restart time is not inflated.
-healthy() {
-    local line
-    { exec 3<>"/dev/tcp/${REG%:*}/${REG#*:}"; } 2>/dev/null || return 1
-    printf 'GET /healthz HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$REG" >&3 || { exec 3<&-; return 1; }
-    IFS= read -r -t 2 line <&3 || true
-    exec 3<&-
-    [[ $line == "HTTP/1.1 200"* ]]
-}
-
-# restart on the same port and data dir; sets REG_PID and RESTART_MS (-1: never healthy)
+# restart on the same port and data dir; sets REG_PID, and RESTARTED=1 once it answers
 registry_restart() {
-    local t0 i
-    RESTART_MS=-1
-    t0=$(now_us)
+    RESTARTED=0
     setsid "$DERMAGA" serve --addr "$REG" --data "$REG_DATA" >>"$REG_LOG" 2>&1 &
     REG_PID=$!
-    for ((i = 0; i < 2000; i++)); do
-        if healthy; then
-            RESTART_MS=$((($(now_us) - t0) / 1000))
-            log "restarted (pid $REG_PID), healthy after ${RESTART_MS} ms"
-            echo "INFO  $E2E_SCRIPT: restart healthy after ${RESTART_MS} ms"
-            return 0
-        fi
-        kill -0 "$REG_PID" 2>/dev/null || break
-        sleep 0.005
-    done
+    if registry_wait_ready; then
+        RESTARTED=1
+        log "restarted (pid $REG_PID)"
+        return 0
+    fi
     log "registry did not come back; log tail:"
     tail -n 20 "$REG_LOG" >&2
 }
@@ -108,8 +89,8 @@ check_traffic() {
 }
 
 check_restart() {
-    ((RESTART_MS >= 0)) || fail "registry did not become healthy after the restart"
-    echo "ok: healthy again (${RESTART_MS} ms after exec; not a limit, see bench/run.sh)"
+    ((RESTARTED == 1)) || fail "registry did not become healthy after the restart"
+    echo "ok: healthy again (how fast is not checked here: bench/run.sh reports it)"
     assert_eq "$(curl -s -o /dev/null -w '%{http_code}' "$REG_URL/v2/")" 200 "GET /v2/ after restart"
 }
 
@@ -135,12 +116,10 @@ no_lost_sessions() {
 }
 
 registry_start
-times=()
 for ((c = 1; c <= CYCLES; c++)); do
     load_and_kill "$c"
     t_run "cycle $c: concurrent pushes until kill -9" check_traffic "$c"
     registry_restart
-    times+=("$RESTART_MS")
     t_run "cycle $c: restart on the same data dir" check_restart
     [[ -n $REG_PID ]] || break
     t_run "cycle $c: acknowledged blobs/manifests/tags intact, catalog all pullable" verify_all
@@ -148,6 +127,4 @@ for ((c = 1; c <= CYCLES; c++)); do
     t_run "cycle $c: a session cut off in its final PUT is completed or resumable" no_lost_sessions "$c"
 done
 t_run "after $CYCLES cycles: everything acknowledged or resumed still intact" verify_all
-log "restart times (ms): ${times[*]}"
-echo "INFO  $E2E_SCRIPT: restart times ${times[*]} ms"
 e2e_finish
