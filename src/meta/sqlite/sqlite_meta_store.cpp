@@ -216,10 +216,11 @@ Result<void> SqliteMetaStore::put_manifest(const ManifestPut& m) {
             }
         }
         {
+            // A manifest already stored keeps the media type of its first push.
             PREPARE(s, c,
                     "INSERT INTO manifests(repo_id, digest, media_type, artifact_type, subject, annotations, size, body, "
                     "created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
-                    "ON CONFLICT(repo_id, digest) DO NOTHING");  // the first push decides the media type
+                    "ON CONFLICT(repo_id, digest) DO NOTHING");
             s.bind(1, repo_id).bind(2, m.digest).bind(3, m.media_type).bind(4, m.artifact_type);
             if (m.subject.empty()) {
                 s.bind_null(5);
