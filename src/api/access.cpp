@@ -183,8 +183,8 @@ asio::awaitable<Result<bool>> Gate::allows(const Caller& caller, std::string rep
     co_return co_await run_blocking(blocking_, [&] { return may(caller, repo, needed); });
 }
 
-http::Response Gate::refuse(http::Request& req, const Caller& caller, const std::string& repo, unsigned needed,
-                            const std::string& also) {
+http::Response Gate::refuse(http::Request& req, const Caller& caller, const std::string& repo,
+                            unsigned needed, const std::string& also) {
     std::string scope = repo.empty() ? "registry:catalog:*" : repository_scope(repo, needed);
     if (!also.empty()) {
         scope += " " + also;  // several scopes in one challenge are separated by spaces

@@ -48,8 +48,8 @@ public:
     /// The refusal for a caller lacking `needed` on `repo` (or on the catalog when repo is empty).
     /// `also` (e.g. "repository:<from>:pull" for a cross-repository mount) is named in the
     /// challenge as well, so that a client following it asks for everything the request can use.
-    http::Response refuse(http::Request& req, const Caller& caller, const std::string& repo, unsigned needed,
-                          const std::string& also = {});
+    http::Response refuse(http::Request& req, const Caller& caller, const std::string& repo,
+                          unsigned needed, const std::string& also = {});
 
     /// A 401 with the Bearer challenge; `scope` may be empty.
     http::Response challenge(http::Request& req, const std::string& scope, bool insufficient = false);

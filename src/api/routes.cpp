@@ -141,7 +141,8 @@ unsigned needed_actions(Route::Kind k, http::Method m) {
 /// "repository:<from>:pull" for a cross-repository mount (POST …/uploads/?mount=&from=), else
 /// empty: the mount needs it, so the challenge names it as Distribution does.
 std::string mount_source_scope(const Route& route, const http::Request& req) {
-    if (route.kind != Route::Kind::upload_start || req.method() != http::Method::post || !req.query("mount")) {
+    if (route.kind != Route::Kind::upload_start || req.method() != http::Method::post ||
+        !req.query("mount")) {
         return {};
     }
     auto from = req.query("from");
@@ -281,7 +282,8 @@ awaitable<http::Response> Api::dispatch_v2(http::Request& req, Context& ctx, con
                 // unknown manifest (as Distribution and the OCI conformance suite expect); only a
                 // PUT, which would create it, is told the tag is invalid.
                 if (m != M::put && ref.error().code == core::errc::reference_invalid) {
-                    co_return error_response(Error{make_error_code(registry::errc::manifest_unknown), route.arg});
+                    co_return error_response(
+                        Error{make_error_code(registry::errc::manifest_unknown), route.arg});
                 }
                 co_return error_response(ref.error());
             }

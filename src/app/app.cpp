@@ -90,7 +90,8 @@ struct App::Impl {
     asio::awaitable<void> sweep_uploads() {
         // A tenth of the expiry, between 1 s and 1 h: a short expiry (tests, small sites) is
         // swept promptly, the default 24 h hourly.
-        const auto every = std::chrono::seconds(std::clamp<std::int64_t>(config.upload_expiry / 10, 1, 3600));
+        const auto every =
+            std::chrono::seconds(std::clamp<std::int64_t>(config.upload_expiry / 10, 1, 3600));
         while (true) {
             sweep_timer.expires_after(every);
             boost::system::error_code ec;

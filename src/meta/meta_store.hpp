@@ -95,7 +95,8 @@ public:
     /// Removes the link; returns false when there was none.
     virtual Result<bool> unlink_blob(std::string_view repo, std::string_view digest) = 0;
     /// Repositories `digest` is linked to, in lexical order after `last`, at most `n`.
-    virtual Result<Page> blob_repositories(std::string_view digest, std::string_view last, std::size_t n) = 0;
+    virtual Result<Page> blob_repositories(std::string_view digest, std::string_view last,
+                                           std::size_t n) = 0;
 
     // Uploads ----------------------------------------------------------------------------
     virtual Result<void> create_upload(const UploadRow& row) = 0;

@@ -111,8 +111,9 @@ Result<std::string> effective_media_type(const json& doc, std::string_view ct) {
         return fail(errc::manifest_invalid, "unknown manifest mediaType \"" + mt + "\"");
     }
     if (media_type::is_manifest(ct) && ct != mt) {
-        return fail(errc::manifest_invalid, (field.empty() ? "the document is a " + mt : "mediaType field \"" + mt + "\"") +
-                                                " but Content-Type is \"" + std::string(ct) + "\"");
+        return fail(errc::manifest_invalid,
+                    (field.empty() ? "the document is a " + mt : "mediaType field \"" + mt + "\"") +
+                        " but Content-Type is \"" + std::string(ct) + "\"");
     }
     return mt;
 }

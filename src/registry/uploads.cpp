@@ -48,8 +48,9 @@ Result<bool> Registry::mount_blob(const RepoName& to, const RepoName& from, cons
     return true;
 }
 
-Result<bool> Registry::mount_blob_discovered(const RepoName& to, const Digest& digest,
-                                             const std::function<bool(const std::string&)>& readable) {
+Result<bool> Registry::mount_blob_discovered(
+    const RepoName& to, const Digest& digest,
+    const std::function<bool(const std::string&)>& readable) {
     constexpr std::size_t page_size = 64;
     std::string last;
     std::size_t seen = 0;

@@ -183,7 +183,8 @@ TEST_F(Auth, MountChallengeNamesTheSourceSoTheTokenFlowMounts) {
     EXPECT_EQ(http().get("/v2/alice/app/blobs/" + layer, bearer(t)).body, lib.layer);
 
     // A challenge for the same request with a token lacking the target's push names both too.
-    auto pull_only = http().post(target, {}, bearer(token(as("alice"), "repository:alice/app:pull")));
+    auto pull_only =
+        http().post(target, {}, bearer(token(as("alice"), "repository:alice/app:pull")));
     ASSERT_EQ(pull_only.status, 401u);
     EXPECT_EQ(challenge_params(pull_only.header("WWW-Authenticate"))["scope"],
               "repository:alice/app:pull,push repository:bob/lib:pull");
@@ -228,7 +229,8 @@ TEST_F(Auth, MountWithoutFromOnlyDiscoversReadableRepositories) {
     // A token without the source's scope finds nothing either, even once alice may read it.
     ASSERT_TRUE(store_->set_grant(meta::GrantRow{"bob/secret", "user", "alice", 1}));
     auto narrow = token(as("alice"), "repository:alice/app:pull,push");
-    EXPECT_EQ(http().post("/v2/alice/app/blobs/uploads/?mount=" + layer, {}, bearer(narrow)).status, 202u);
+    EXPECT_EQ(http().post("/v2/alice/app/blobs/uploads/?mount=" + layer, {}, bearer(narrow)).status,
+              202u);
     EXPECT_EQ(http().head("/v2/alice/app/blobs/" + layer, as("alice")).status, 404u);
 
     auto r = http().post("/v2/alice/app/blobs/uploads/?mount=" + layer, {}, as("alice"));

@@ -206,9 +206,9 @@ TEST_F(Manifests, DockerManifestWithoutMediaTypeFieldReturns400ManifestInvalid) 
 TEST_F(Manifests, AmbiguousManifestReturns400ManifestInvalid) {
     Desc child{std::string(oci_manifest), sha256(manifest()), manifest().size(), {}};
     ASSERT_EQ(put(child.digest, manifest()).status, 201u);
-    const std::string manifests_field = R"(, "manifests": [{"mediaType": ")" + std::string(oci_manifest) +
-                                        R"(", "digest": ")" + child.digest + R"(", "size": )" +
-                                        std::to_string(child.size) + "}]";
+    const std::string manifests_field =
+        R"(, "manifests": [{"mediaType": ")" + std::string(oci_manifest) + R"(", "digest": ")" +
+        child.digest + R"(", "size": )" + std::to_string(child.size) + "}]";
     const std::string config_field = R"(, "config": {"mediaType": ")" + std::string(oci_config) +
                                      R"(", "digest": ")" + config_desc_.digest + R"(", "size": )" +
                                      std::to_string(config_desc_.size) + "}";
@@ -216,17 +216,23 @@ TEST_F(Manifests, AmbiguousManifestReturns400ManifestInvalid) {
                                      R"(", "digest": ")" + layer_desc_.digest + R"(", "size": )" +
                                      std::to_string(layer_desc_.size) + "}]";
     const std::vector<std::string> bodies = {
-        image_manifest(config_desc_, {layer_desc_}, "", manifests_field),             // both, no type
-        image_manifest(config_desc_, {layer_desc_}, oci_manifest, manifests_field),   // image + manifests
+        image_manifest(config_desc_, {layer_desc_}, "", manifests_field),  // both, no type
+        image_manifest(config_desc_, {layer_desc_}, oci_manifest,
+                       manifests_field),  // image + manifests
         image_manifest(config_desc_, {layer_desc_}, docker_manifest, manifests_field),
-        index_manifest({child}, oci_index, config_field),                             // index + config
-        index_manifest({child}, oci_index, layers_field),                             // index + layers
+        index_manifest({child}, oci_index, config_field),  // index + config
+        index_manifest({child}, oci_index, layers_field),  // index + layers
         index_manifest({child}, docker_list, config_field + layers_field),
     };
     for (const auto& body : bodies) {
-        for (std::string_view ct : {std::string_view(), oci_manifest, oci_index, docker_manifest, docker_list}) {
-            EXPECT_TRUE(IsOciError(put("ambiguous", body, ct), 400, "MANIFEST_INVALID")) << ct << "\n" << body;
-            EXPECT_TRUE(IsOciError(put(sha256(body), body, ct), 400, "MANIFEST_INVALID")) << ct << "\n" << body;
+        for (std::string_view ct :
+             {std::string_view(), oci_manifest, oci_index, docker_manifest, docker_list}) {
+            EXPECT_TRUE(IsOciError(put("ambiguous", body, ct), 400, "MANIFEST_INVALID"))
+                << ct << "\n"
+                << body;
+            EXPECT_TRUE(IsOciError(put(sha256(body), body, ct), 400, "MANIFEST_INVALID"))
+                << ct << "\n"
+                << body;
             EXPECT_TRUE(IsOciError(http().get(url(sha256(body))), 404, "MANIFEST_UNKNOWN"));
         }
     }

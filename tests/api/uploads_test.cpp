@@ -404,7 +404,8 @@ TEST_F(UploadExpiry, BackgroundSweepRemovesIdleSessionsAndStrayFiles) {
     fs::last_write_time(stray, fs::file_time_type::clock::now() - std::chrono::minutes(2));
     auto live = start();  // kept busy below: the sweep must leave it alone
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(8);
-    while ((fs::exists(uploads / id) || fs::exists(stray)) && std::chrono::steady_clock::now() < deadline) {
+    while ((fs::exists(uploads / id) || fs::exists(stray)) &&
+           std::chrono::steady_clock::now() < deadline) {
         ASSERT_EQ(patch(live, "x").status, 202u);
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }

@@ -328,7 +328,8 @@ Result<Page> SqliteMetaStore::list_repositories(std::string_view last, std::size
     return read_page(*c, s, n, "list repositories");
 }
 
-Result<Page> SqliteMetaStore::blob_repositories(std::string_view digest, std::string_view last, std::size_t n) {
+Result<Page> SqliteMetaStore::blob_repositories(std::string_view digest, std::string_view last,
+                                                std::size_t n) {
     auto c = pool_->acquire();
     PREPARE(s, *c,
             "SELECT r.name FROM repo_blobs b JOIN repositories r ON r.id = b.repo_id "

@@ -27,7 +27,8 @@ public:
                            std::optional<std::string_view> data = std::nullopt) override;
     Result<std::optional<LinkedBlob>> linked_blob_content(std::string_view repo, std::string_view digest) override;
     Result<bool> unlink_blob(std::string_view repo, std::string_view digest) override;
-    Result<Page> blob_repositories(std::string_view digest, std::string_view last, std::size_t n) override;
+    Result<Page> blob_repositories(std::string_view digest, std::string_view last,
+                                   std::size_t n) override;
     Result<void> create_upload(const UploadRow& row) override;
     Result<std::optional<UploadRow>> get_upload(std::string_view id) override;
     Result<void> touch_upload(std::string_view id, std::int64_t now) override;

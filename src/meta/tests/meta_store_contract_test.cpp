@@ -76,7 +76,8 @@ TEST_P(MetaStoreContract, BlobRepositoriesListsWhereABlobIsLinked) {
     EXPECT_EQ(p2.names, (std::vector<std::string>{"z/c"}));
     EXPECT_FALSE(p2.more);
     ASSERT_TRUE(store_->unlink_blob("a/x", blob_a));
-    EXPECT_EQ(store_->blob_repositories(blob_a, "", 10)->names, (std::vector<std::string>{"m/y", "z/c"}));
+    EXPECT_EQ(store_->blob_repositories(blob_a, "", 10)->names,
+              (std::vector<std::string>{"m/y", "z/c"}));
     EXPECT_TRUE(store_->blob_repositories(blob_c, "", 10)->names.empty());
 }
 
@@ -126,7 +127,8 @@ TEST_P(MetaStoreContract, ManifestKeepsTheMediaTypeOfItsFirstPut) {
         ASSERT_TRUE(rec.has_value()) << tag;
         EXPECT_EQ(rec->media_type, "application/vnd.oci.image.manifest.v1+json") << tag;
     }
-    EXPECT_EQ((*store_->manifest_by_digest("r", man_1))->media_type, "application/vnd.oci.image.manifest.v1+json");
+    EXPECT_EQ((*store_->manifest_by_digest("r", man_1))->media_type,
+              "application/vnd.oci.image.manifest.v1+json");
 }
 
 TEST_P(MetaStoreContract, ManifestTagsMoveAndDelete) {

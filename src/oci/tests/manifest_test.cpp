@@ -2,10 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include "oci/media_types.hpp"
-
 #include <set>
 #include <vector>
+
+#include "oci/media_types.hpp"
 
 using namespace dermaga;
 using namespace dermaga::oci;
@@ -22,8 +22,9 @@ std::string image(const std::string& extra = "") {
 }  // namespace
 
 TEST(ParseManifest, ImageTakesItsMediaTypeField) {
-    auto m = parse_manifest(image(R"("mediaType":"application/vnd.docker.distribution.manifest.v2+json",)"),
-                            media_type::docker_manifest);
+    auto m = parse_manifest(
+        image(R"("mediaType":"application/vnd.docker.distribution.manifest.v2+json",)"),
+        media_type::docker_manifest);
     ASSERT_TRUE(m) << m.error().detail;
     EXPECT_EQ(m->media_type, media_type::docker_manifest);
     EXPECT_EQ(m->kind, ManifestKind::image);
@@ -83,28 +84,36 @@ TEST(ParseManifest, RefusesSchema1AndGarbage) {
 
 namespace {
 std::string index_with(const std::string& extra) {
-    return R"({"schemaVersion":2,)" + extra + R"("manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+    return R"({"schemaVersion":2,)" + extra +
+           R"("manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
            d1 + R"(","size":3}]})";
 }
-const std::string config_field = R"("config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" + d2 +
-                                 R"(","size":7},)";
+const std::string config_field =
+    R"("config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" + d2 +
+    R"(","size":7},)";
 const std::string layers_field =
-    R"("layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")" + d2 + R"(","size":9}],)";
+    R"("layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")" + d2 +
+    R"(","size":9}],)";
 }  // namespace
 
 // CVE-2021-41190: a document that is both an image and an index is refused whatever its
 // Content-Type or mediaType field claims.
 TEST(ParseManifest, RefusesAmbiguousDocumentsWhateverTheirTypeSays) {
     const std::vector<std::string> bodies = {
-        index_with(config_field + layers_field),                                                     // both shapes
-        index_with(R"("mediaType":"application/vnd.oci.image.index.v1+json",)" + config_field),      // index + config
-        index_with(R"("mediaType":"application/vnd.oci.image.index.v1+json",)" + layers_field),      // index + layers
-        index_with(R"("mediaType":"application/vnd.oci.image.manifest.v1+json",)" + config_field),   // image + manifests
-        index_with(R"("mediaType":"application/vnd.docker.distribution.manifest.v2+json",)" + config_field + layers_field),
+        index_with(config_field + layers_field),  // both shapes
+        index_with(R"("mediaType":"application/vnd.oci.image.index.v1+json",)" +
+                   config_field),  // index + config
+        index_with(R"("mediaType":"application/vnd.oci.image.index.v1+json",)" +
+                   layers_field),  // index + layers
+        index_with(R"("mediaType":"application/vnd.oci.image.manifest.v1+json",)" +
+                   config_field),  // image + manifests
+        index_with(R"("mediaType":"application/vnd.docker.distribution.manifest.v2+json",)" +
+                   config_field + layers_field),
     };
     for (const auto& body : bodies) {
-        for (std::string_view ct : {std::string_view(), media_type::oci_manifest, media_type::oci_index,
-                                    media_type::docker_manifest, media_type::docker_list}) {
+        for (std::string_view ct :
+             {std::string_view(), media_type::oci_manifest, media_type::oci_index,
+              media_type::docker_manifest, media_type::docker_list}) {
             auto m = parse_manifest(body, ct);
             ASSERT_FALSE(m) << body << " as " << ct;
             EXPECT_EQ(m.error().code, errc::manifest_invalid);
@@ -117,12 +126,14 @@ TEST(ParseManifest, RefusesAmbiguousDocumentsWhateverTheirTypeSays) {
 TEST(ParseManifest, SameBytesNeverGetTwoMediaTypes) {
     const std::vector<std::string> bodies = {
         image(), image(R"("mediaType":"application/vnd.oci.image.manifest.v1+json",)"),
-        image(R"("mediaType":"application/vnd.docker.distribution.manifest.v2+json",)"), index_with(""),
+        image(R"("mediaType":"application/vnd.docker.distribution.manifest.v2+json",)"),
+        index_with(""),
         index_with(R"("mediaType":"application/vnd.docker.distribution.manifest.list.v2+json",)")};
     for (const auto& body : bodies) {
         std::set<std::string> types;
-        for (std::string_view ct : {std::string_view(), std::string_view("application/json"), media_type::oci_manifest,
-                                    media_type::oci_index, media_type::docker_manifest, media_type::docker_list}) {
+        for (std::string_view ct :
+             {std::string_view(), std::string_view("application/json"), media_type::oci_manifest,
+              media_type::oci_index, media_type::docker_manifest, media_type::docker_list}) {
             if (auto m = parse_manifest(body, ct)) {
                 types.insert(m->media_type);
             }
