@@ -101,7 +101,7 @@ load_fixture() {
         "image id is the fixture's config digest"
 }
 
-# flow REGISTRY: the whole round for one server.
+# login_push_pull_mount REGISTRY: a wrong password, then login, push, a mounting push, pull.
 login_push_pull_mount() {
     local reg=$1 out d
     expect_fail "unauthorized" login "$reg" admin wrong-password
