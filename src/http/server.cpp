@@ -6,10 +6,10 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/beast/ssl.hpp>
 
 #include <openssl/ssl.h>
 #include <sys/sendfile.h>
+#include <csignal>
 #include <unistd.h>
 
 #include <atomic>
@@ -24,6 +24,7 @@
 
 #include "core/log.hpp"
 #include "http/parser_body.hpp"
+#include "http/tls_socket.hpp"
 
 namespace dermaga::http {
 
@@ -81,7 +82,7 @@ std::string make_request_id() {
 }
 
 using PlainStream = beast::tcp_stream;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using TlsStream = detail::TlsSocket;
 template <class Stream>
 constexpr bool is_tls = std::is_same_v<Stream, TlsStream>;
 
@@ -101,7 +102,7 @@ struct Conn final : ConnBase {
         : stream(std::move(s)) {}
     Conn(tcp::socket s, std::shared_ptr<ssl::context> c)
         requires is_tls<Stream>
-        : ctx(std::move(c)), stream(std::move(s), *ctx) {}
+        : stream(std::move(s), std::move(c)) {}
 
     void cancel() override {
         boost::system::error_code ec;
@@ -111,8 +112,7 @@ struct Conn final : ConnBase {
     tcp::socket& socket() { return beast::get_lowest_layer(stream).socket(); }
     void expires_after(std::chrono::seconds t) { beast::get_lowest_layer(stream).expires_after(t); }
 
-    std::shared_ptr<ssl::context> ctx;  ///< TLS only: the context this connection was made with
-    Stream stream;
+    Stream stream;  ///< TLS: holds the context the connection was made with
     bool broken = false;  ///< a read or write failed: no goodbye (close_notify) is owed or possible
 };
 
@@ -133,6 +133,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     std::atomic<bool> drained_called{false};
     std::mutex tls_mu;  ///< guards tls_ctx only; never held across co_await
     std::shared_ptr<ssl::context> tls_ctx;
+    std::atomic<std::uint64_t> ktls_sends{0};  ///< file bodies sent with SSL_sendfile
 
     std::shared_ptr<ssl::context> current_tls() {
         std::lock_guard lock(tls_mu);
@@ -220,11 +221,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     asio::awaitable<void> close(Conn<Stream>& c, bool graceful) {
         if constexpr (is_tls<Stream>) {
             if (graceful) {
-                // Send our close_notify without waiting for the peer's: a client that keeps
-                // its end open must not hold the connection (and shutdown) up.
-                SSL_set_shutdown(c.stream.native_handle(), SSL_RECEIVED_SHUTDOWN);
                 c.expires_after(opt.write_timeout);
-                co_await c.stream.async_shutdown(tuple_awaitable);
+                co_await c.stream.shutdown();  // our close_notify only, not waiting for the peer's
             }
         }
         boost::system::error_code ignore;
@@ -236,8 +234,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     /// client certificate's CN (may be empty), or nothing when the handshake failed.
     asio::awaitable<std::optional<std::string>> handshake(Conn<TlsStream>& c, const std::string& remote) {
         c.expires_after(opt.read_timeout);
-        auto [ec] = co_await c.stream.async_handshake(ssl::stream_base::server, tuple_awaitable);
-        if (ec) {
+        if (auto ec = co_await c.stream.handshake()) {
             // Scanners, plain-HTTP clients and refused client certificates end here: worth a
             // line, not an alarm.
             log::info("tls_handshake_failed", {{"remote", remote}, {"error", ec.message()}});
@@ -443,15 +440,30 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         co_return true;
     }
 
-    /// TLS: the bytes must be encrypted in user space, so the file is read in bounded pieces
-    /// (pread, like sendfile a page-cache copy on this thread) and each piece written under the
-    /// write deadline. Memory per download: one piece, whatever the file size.
+    /// TLS with kernel TLS: the kernel reads the file, encrypts and sends it (SSL_sendfile), in
+    /// pieces under the write deadline. Without it, the file is read in bounded pieces (pread,
+    /// like sendfile a page-cache copy on this thread), and each piece is encrypted and written
+    /// under the write deadline. Memory per download: one piece, whatever the file size.
     asio::awaitable<bool> send_file(Conn<TlsStream>& conn, FileBody& file) {
-        const auto size = static_cast<std::size_t>(std::min<std::uint64_t>(file.length, tls_file_chunk));
-        auto chunk = std::make_unique_for_overwrite<char[]>(size);
+        ReadAhead ahead(file);
         auto off = static_cast<off_t>(file.offset);
         std::uint64_t left = file.length;
-        ReadAhead ahead(file);
+        if (conn.stream.ktls_send()) {
+            ktls_sends.fetch_add(1, std::memory_order_relaxed);
+            while (left > 0) {
+                ahead.at(static_cast<std::uint64_t>(off));
+                conn.expires_after(opt.write_timeout);
+                auto [ec, n] = co_await conn.stream.send_file(file.fd.get(), off, std::min<std::uint64_t>(left, 1u << 22));
+                if (ec || n == 0) {
+                    co_return false;  // stalled or gone, or the file shorter than promised
+                }
+                off += static_cast<off_t>(n);
+                left -= n;
+            }
+            co_return true;
+        }
+        const auto size = static_cast<std::size_t>(std::min<std::uint64_t>(file.length, tls_file_chunk));
+        auto chunk = std::make_unique_for_overwrite<char[]>(size);
         while (left > 0) {
             ahead.at(static_cast<std::uint64_t>(off));
             ssize_t n = ::pread(file.fd.get(), chunk.get(), std::min<std::uint64_t>(left, size), off);
@@ -462,10 +474,12 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                 co_return false;  // read error, or file shorter than promised
             }
             conn.expires_after(opt.write_timeout);
-            auto [ec, w] = co_await asio::async_write(conn.stream, asio::buffer(chunk.get(), static_cast<std::size_t>(n)),
-                                                      tuple_awaitable);
-            if (ec) {
-                co_return false;
+            for (std::size_t done = 0; done < static_cast<std::size_t>(n);) {
+                auto [ec, w] = co_await conn.stream.write_some(asio::buffer(chunk.get() + done, static_cast<std::size_t>(n) - done));
+                if (ec) {
+                    co_return false;
+                }
+                done += w;
             }
             off += n;
             left -= static_cast<std::uint64_t>(n);
@@ -476,6 +490,14 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 
 Server::Server(asio::io_context& io, ServerOptions options, Handler handler)
     : impl_(std::make_shared<Impl>(io, std::move(options), std::move(handler))) {
+    static const bool sigpipe_ignored = [] {
+        struct sigaction old {};
+        if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) {
+            ::signal(SIGPIPE, SIG_IGN);
+        }
+        return true;
+    }();
+    (void)sigpipe_ignored;
     if (impl_->opt.tls) {
         auto ctx = make_server_tls_context(*impl_->opt.tls);
         if (!ctx) {
@@ -509,6 +531,8 @@ void Server::listen(const std::string& host, std::uint16_t port) {
 std::uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
 
 bool Server::tls() const { return impl_->opt.tls.has_value(); }
+
+std::uint64_t Server::kernel_tls_sends() const { return impl_->ktls_sends.load(std::memory_order_relaxed); }
 
 Result<void> Server::reload_tls() {
     if (!impl_->opt.tls) {

@@ -31,6 +31,8 @@ struct ServerOptions {
     /// When set, the listener speaks HTTPS only; the handshake has `read_timeout`.
     std::optional<TlsOptions> tls;
 };
+// The server ignores SIGPIPE (once constructed): OpenSSL writes to the socket with write(2), and
+// a peer that went away must fail that write, not end the process.
 
 /// Thread-safe after start(); the handler runs on the io_context's threads and may be called
 /// concurrently.
@@ -50,6 +52,8 @@ public:
     std::uint16_t port() const;
     /// Whether the listener speaks HTTPS.
     bool tls() const;
+    /// How many file bodies went out through kernel TLS (SSL_sendfile) so far.
+    std::uint64_t kernel_tls_sends() const;
     /// Loads the configured TLS files afresh. On success, connections accepted from now on use
     /// the new certificate and client CA; open connections keep theirs. On failure nothing
     /// changes. Blocking (reads files); thread-safe. Errors: errc::tls_config with a one-line

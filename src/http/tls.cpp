@@ -62,6 +62,11 @@ Result<std::shared_ptr<ssl::context>> make_server_tls_context(const TlsOptions& 
     // stops the server from starting one.)
     SSL_CTX_set_options(
         c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (o.kernel_tls) {
+        // Takes effect only where the kernel offers TLS for the cipher negotiated; OpenSSL
+        // falls back to user-space records by itself otherwise.
+        SSL_CTX_set_options(c, SSL_OP_ENABLE_KTLS);
+    }
     if (SSL_CTX_set_cipher_list(c, tls12_ciphers) != 1 ||
         SSL_CTX_set_ciphersuites(c, tls13_suites) != 1) {
         return bad("cannot set the cipher policy: " + openssl_reason());

@@ -25,11 +25,15 @@ struct TlsOptions {
     std::string key_file;        ///< private key of the leaf (unencrypted)
     std::string client_ca_file;  ///< CAs that verify client certificates; needed unless none
     ClientAuth client_auth = ClientAuth::none;
+    /// Let OpenSSL hand the record layer to the kernel (kernel TLS) where the kernel and the
+    /// cipher allow it; files are then sent with SSL_sendfile. Otherwise records are made in
+    /// user space.
+    bool kernel_tls = true;
 };
 
 /// Builds a server context: TLS 1.2 minimum (1.3 allowed); TLS 1.2 ciphers ECDHE with AES-GCM
 /// or CHACHA20-POLY1305 only; server cipher preference; no compression, no renegotiation;
-/// client certificates per `client_auth`. Blocking (reads the files).
+/// client certificates per `client_auth`; kernel TLS per `kernel_tls`. Blocking (reads the files).
 /// Errors: errc::tls_config with a one-line reason naming the file at fault.
 Result<std::shared_ptr<boost::asio::ssl::context>> make_server_tls_context(
     const TlsOptions& options);
