@@ -36,14 +36,18 @@ namespace {
 unsigned cores() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 http::ServerOptions server_options(const Config& c) {
-    http::ServerOptions o{std::chrono::seconds(c.http_read_timeout), std::chrono::seconds(c.http_write_timeout),
-                          std::chrono::seconds(c.http_idle_timeout),  c.http_max_header_bytes,
-                          c.http_max_connections,                     c.log_access};
+    http::ServerOptions o{.read_timeout = std::chrono::seconds(c.http_read_timeout),
+                          .write_timeout = std::chrono::seconds(c.http_write_timeout),
+                          .idle_timeout = std::chrono::seconds(c.http_idle_timeout),
+                          .max_header_bytes = c.http_max_header_bytes,
+                          .max_connections = c.http_max_connections,
+                          .access_log = c.log_access,
+                          .min_body_rate = c.http_min_body_rate};
     if (c.tls_enabled()) {
         auto auth = c.http_tls_client_auth == "require"    ? http::ClientAuth::require
                     : c.http_tls_client_auth == "optional" ? http::ClientAuth::optional
                                                            : http::ClientAuth::none;
-        o.tls = http::TlsOptions{c.http_tls_cert, c.http_tls_key, c.http_tls_client_ca, auth};
+        o.tls = http::TlsOptions{c.http_tls_cert, c.http_tls_key, c.http_tls_client_ca, auth, c.http_tls_kernel};
     }
     return o;
 }

@@ -23,12 +23,14 @@ struct Config {
     std::uint64_t http_max_header_bytes = 16 * 1024;
     std::uint64_t http_max_connections = 10000;
     std::uint64_t http_max_inflight = 4096;
+    std::uint64_t http_min_body_rate = 4096;  ///< bytes per second; 0: no limit
     std::int64_t http_shutdown_grace = 30;
     // http.tls: HTTPS when cert and key are set
     std::string http_tls_cert;                ///< PEM certificate chain, leaf first
     std::string http_tls_key;                 ///< PEM private key
     std::string http_tls_client_ca;           ///< PEM CAs for client certificates
     std::string http_tls_client_auth = "none";  ///< none | optional | require
+    bool http_tls_kernel = true;              ///< kernel TLS where the kernel offers it
     // storage
     std::string data_dir = "./data";
     std::string storage_driver = "filesystem";

@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "http/framing.hpp"
 #include "http/parser_body.hpp"
 #include "http/tls_socket.hpp"
 
@@ -40,6 +41,8 @@ using detail::tuple_awaitable;
 namespace {
 
 constexpr std::size_t max_drain_bytes = 1 << 20;
+/// Between requests, the first read of the next one takes at most this much.
+constexpr std::size_t first_read_bytes = 16 * 1024;
 
 /// Hands FileBody::read_ahead the windows just ahead of the send position, each once.
 class ReadAhead {
@@ -266,9 +269,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
             parser.body_limit(std::numeric_limits<std::uint64_t>::max());
             conn->idle = true;
-            conn->expires_after(first ? opt.read_timeout : opt.idle_timeout);
+            auto ec = co_await read_head(*conn, buf, parser, first);
             first = false;
-            auto [ec, n] = co_await bhttp::async_read_header(stream, buf, parser, tuple_awaitable);
             conn->idle = false;
             if (ec) {
                 if (ec == bhttp::error::header_limit) {
@@ -286,6 +288,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                 }
                 break;
             }
+            if (!co_await framing_sound(*conn, parser.get(), remote)) {
+                break;
+            }
             if (!co_await serve_one(*conn, buf, parser, remote, peer_cn)) {
                 break;
             }
@@ -293,6 +298,51 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         // After a failed write (say a stalled client), a close_notify would only wait out
         // another write deadline.
         co_await close(*conn, graceful && !conn->broken);
+    }
+
+    /// Reads the next request's header. The first request of a connection has `read_timeout`
+    /// from the accept; a later one may take `idle_timeout` to begin, and then has
+    /// `read_timeout` from its first byte.
+    template <class Stream>
+    asio::awaitable<boost::system::error_code> read_head(Conn<Stream>& conn, beast::flat_buffer& buf,
+                                                         bhttp::request_parser<bhttp::buffer_body>& parser,
+                                                         bool first) {
+        if (!first && buf.size() == 0) {
+            conn.expires_after(opt.idle_timeout);
+            auto [ec, n] = co_await conn.stream.async_read_some(buf.prepare(first_read_bytes), tuple_awaitable);
+            buf.commit(n);
+            if (ec) {
+                co_return ec;
+            }
+        }
+        conn.expires_after(opt.read_timeout);
+        auto [ec, n] = co_await bhttp::async_read_header(conn.stream, buf, parser, tuple_awaitable);
+        co_return ec;
+    }
+
+    /// Refuses (and returns false for) a request whose body length cannot be trusted: after it
+    /// the stream cannot be parsed as requests, so the connection is closed (request smuggling).
+    template <class Stream>
+    asio::awaitable<bool> framing_sound(Conn<Stream>& conn, const bhttp::request<bhttp::buffer_body>& msg,
+                                        const std::string& remote) {
+        std::vector<std::string_view> te;
+        for (auto [it, end] = msg.equal_range(bhttp::field::transfer_encoding); it != end; ++it) {
+            te.emplace_back(it->value());
+        }
+        const unsigned status = detail::transfer_encoding_refusal(msg.version(), te);
+        if (status == 0) {
+            co_return true;
+        }
+        log::info("request_refused", {{"remote", remote}, {"status", static_cast<std::int64_t>(status)},
+                                      {"reason", std::string_view("Transfer-Encoding other than chunked")}});
+        co_await write_raw(conn, status == 501
+                                     ? "HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain\r\n"
+                                       "Connection: close\r\nContent-Length: 48\r\n\r\n"
+                                       "only the chunked transfer coding is implemented\n"
+                                     : "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+                                       "Connection: close\r\nContent-Length: 42\r\n\r\n"
+                                       "Transfer-Encoding must be exactly chunked\n");
+        co_return false;
     }
 
     template <class Stream>
@@ -307,7 +357,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
         }
         const bool expect_continue = beast::iequals(msg[bhttp::field::expect], "100-continue");
-        ParserBody<Stream> body(conn.stream, buf, parser, expect_continue, opt.read_timeout);
+        ParserBody<Stream> body(conn.stream, buf, parser, expect_continue, opt.read_timeout, opt.min_body_rate);
         const auto method = to_method(msg.method());
         Request req(method, std::string(msg.target()), std::move(headers), body, make_request_id(), remote, peer_cn);
 

@@ -22,12 +22,17 @@ namespace dermaga::http {
 using Handler = std::function<asio::awaitable<Response>(Request&)>;
 
 struct ServerOptions {
-    std::chrono::seconds read_timeout{60};   ///< per read of header or body piece
+    /// The whole header (from the accept for a connection's first request, from its first
+    /// byte for later ones), and each read of a body.
+    std::chrono::seconds read_timeout{60};
     std::chrono::seconds write_timeout{60};  ///< per write of a response piece
-    std::chrono::seconds idle_timeout{120};  ///< keep-alive connection with no request
+    std::chrono::seconds idle_timeout{120};  ///< keep-alive: until the next request's first byte
     std::size_t max_header_bytes = 16 * 1024;
     std::size_t max_connections = 10000;
     bool access_log = true;
+    /// Slowest average a body may arrive at, in bytes per second after a grace of
+    /// `read_timeout` (each `min_body_rate` bytes received earn one more second); 0: no limit.
+    std::uint64_t min_body_rate = 4096;
     /// When set, the listener speaks HTTPS only; the handshake has `read_timeout`.
     std::optional<TlsOptions> tls;
 };

@@ -370,6 +370,7 @@ slow_clients() {
     awk -v t="$t" 'BEGIN{exit !(t >= 1.5 && t <= 5)}' || fail "stalled body closed after $t s (read timeout 2 s)"
     have=$(upload_bytes "$SRV_URL" "$loc")
     echo "response: $status; session holds $have bytes"
+    assert_contains "$status" " 408 " "status line of the stalled PATCH (docs/config.md promises 408)"
     ((have <= 100000)) || fail "session holds $have bytes, more than were sent"
     assert_eq "$(http_code -X DELETE "$SRV_URL$loc")" 204 "DELETE the stalled session"
     kill -TERM "$SRV_PID"

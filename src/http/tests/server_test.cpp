@@ -11,7 +11,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <atomic>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -22,18 +27,25 @@ using tcp = boost::asio::ip::tcp;
 
 namespace {
 
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using Clock = std::chrono::steady_clock;
+
 class ServerTest : public ::testing::Test {
 protected:
+    /// The options the fixture's server runs with; fixtures for limits change them.
+    virtual ServerOptions options() {
+        return {.read_timeout = seconds(2), .max_header_bytes = 1024, .access_log = false};
+    }
     void SetUp() override {
-        server_ = std::make_unique<Server>(io_, ServerOptions{.read_timeout = std::chrono::seconds(2),
-                                                              .max_header_bytes = 1024,
-                                                              .access_log = false},
-                                           [this](Request& req) { return handle(req); });
+        server_ = std::make_unique<Server>(io_, options(), [this](Request& req) { return handle(req); });
         server_->listen("127.0.0.1", 0);
         thread_ = std::thread([this] { io_.run(); });
     }
     void TearDown() override {
-        server_->shutdown(std::chrono::seconds(1), [this] { io_.stop(); });
+        if (!stopped_) {
+            server_->shutdown(seconds(1), [this] { io_.stop(); });
+        }
         thread_.join();
     }
 
@@ -42,6 +54,9 @@ protected:
         if (req.path() == "/echo") {
             auto body = co_await req.read_body(1 << 20);
             r.body = body ? "len=" + std::to_string(body->size()) : std::string("error");
+            if (!body && body.error().code == errc::timeout) {
+                r.status = 408;  // what the registry's handlers answer
+            }
         } else if (req.path() == "/file") {
             int fd = ::open("/proc/self/exe", O_RDONLY);
             r.body = FileBody{UniqueFd(fd), 1, 10};
@@ -57,13 +72,25 @@ protected:
                 windows_.emplace_back(off, len);
             };
             r.body = std::move(f);
+        } else if (req.path() == "/huge") {
+            r.body = sparse_file(huge_size);
         } else {
             r.body = std::string("hello");
         }
         co_return r;
     }
 
+    static FileBody sparse_file(std::uint64_t size) {
+        const auto path = std::filesystem::temp_directory_path() / ("dermaga-huge-" + std::to_string(::getpid()));
+        int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+        ::unlink(path.c_str());
+        EXPECT_EQ(::ftruncate(fd, static_cast<off_t>(size)), 0);
+        return FileBody{UniqueFd(fd), 0, size};
+    }
+
     static constexpr std::uint64_t big_size = 5 * read_ahead_window / 2;
+    static constexpr std::uint64_t huge_size = 64u << 20;
+    bool stopped_ = false;
     std::mutex mu_;
     std::vector<std::pair<std::uint64_t, std::uint64_t>> windows_;
 
@@ -86,8 +113,75 @@ protected:
         return out;
     }
 
+    tcp::socket connect(boost::asio::io_context& cio) {
+        tcp::socket s(cio);
+        s.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), server_->port()));
+        return s;
+    }
+
     asio::io_context io_;
     std::unique_ptr<Server> server_;
+    std::thread thread_;
+};
+
+/// What a client read until the server closed (or `limit` passed), and how long that took.
+struct Reading {
+    std::string data;
+    Clock::duration took{};
+    bool closed = false;  ///< the server closed (EOF or reset) within the limit
+};
+
+Reading read_until_close(tcp::socket& s, Clock::duration limit, std::size_t max_bytes = SIZE_MAX) {
+    Reading r;
+    const auto start = Clock::now();
+    char buf[64 * 1024];
+    while (Clock::now() - start < limit && r.data.size() < max_bytes) {
+        pollfd p{s.native_handle(), POLLIN, 0};
+        const auto left = std::chrono::duration_cast<milliseconds>(limit - (Clock::now() - start)).count();
+        if (::poll(&p, 1, static_cast<int>(std::max<long>(left, 1))) <= 0) {
+            continue;
+        }
+        const auto n = ::recv(s.native_handle(), buf, sizeof buf, 0);
+        if (n <= 0) {
+            r.closed = true;
+            break;
+        }
+        r.data.append(buf, static_cast<std::size_t>(n));
+    }
+    r.took = Clock::now() - start;
+    return r;
+}
+
+std::size_t count(const std::string& hay, const std::string& needle) {
+    std::size_t n = 0;
+    for (auto at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1)) {
+        ++n;
+    }
+    return n;
+}
+
+/// Sends `piece` every `every` until the peer is gone or `limit` passes, on its own thread.
+class Dripper {
+public:
+    Dripper(tcp::socket& s, std::string piece, milliseconds every, Clock::duration limit)
+        : thread_([&s, piece, every, limit, this] {
+              const auto start = Clock::now();
+              while (!stop_ && Clock::now() - start < limit) {
+                  boost::system::error_code ec;
+                  boost::asio::write(s, boost::asio::buffer(piece), ec);
+                  if (ec) {
+                      break;
+                  }
+                  std::this_thread::sleep_for(every);
+              }
+          }) {}
+    ~Dripper() {
+        stop_ = true;
+        thread_.join();
+    }
+
+private:
+    std::atomic<bool> stop_{false};
     std::thread thread_;
 };
 
@@ -172,7 +266,209 @@ TEST_F(ServerTest, StalledClientIsCutOffByTheReadDeadline) {
     auto start = std::chrono::steady_clock::now();
     auto out = exchange("GET / HTTP/1.1\r\nHost: x\r\n");  // never finishes its header
     EXPECT_TRUE(out.empty()) << out;
-    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_GE(took, milliseconds(1800)) << "read_timeout is 2 s";
+    EXPECT_LT(took, seconds(5));
+}
+
+// Request smuggling (RFC 9112 §6.3): a body whose length cannot be known must not be read as
+// the next request. Each POST carries a complete GET as its "body".
+TEST_F(ServerTest, TransferEncodingOtherThanChunkedGets400AndTheConnectionCloses) {
+    const std::string smuggled = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (const char* te : {"xchunked", "chunked, identity", "identity", "gzip", "chunked, chunked", ","}) {
+        boost::asio::io_context cio;
+        auto s = connect(cio);
+        boost::asio::write(s, boost::asio::buffer("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " +
+                                                  std::string(te) + "\r\n\r\n" + smuggled));
+        auto r = read_until_close(s, seconds(5));
+        EXPECT_TRUE(r.closed) << te;
+        EXPECT_EQ(r.data.rfind("HTTP/1.1 400 ", 0), 0u) << te << ": " << r.data;
+        EXPECT_EQ(count(r.data, "HTTP/1.1 "), 1u) << te << ": answered more than once: " << r.data;
+    }
+}
+
+TEST_F(ServerTest, ChunkedAfterAnotherCodingGets501AndTheConnectionCloses) {
+    boost::asio::io_context cio;
+    auto s = connect(cio);
+    boost::asio::write(s, boost::asio::buffer(std::string(
+                              "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n"
+                              "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")));
+    auto r = read_until_close(s, seconds(5));
+    EXPECT_TRUE(r.closed);
+    EXPECT_EQ(r.data.rfind("HTTP/1.1 501 ", 0), 0u) << r.data;
+    EXPECT_EQ(count(r.data, "HTTP/1.1 "), 1u) << r.data;
+}
+
+TEST_F(ServerTest, TransferEncodingOnHttp10Gets400) {
+    auto out = exchange("POST /echo HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+    EXPECT_EQ(out.rfind("HTTP/1.1 400 ", 0), 0u) << out;
+}
+
+TEST_F(ServerTest, ChunkedInAnyCaseIsStillAccepted) {
+    auto out = exchange(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n"
+        "3\r\nabc\r\n0\r\n\r\n");
+    EXPECT_NE(out.find("len=3"), std::string::npos) << out;
+}
+
+/// Deadlines for slow clients: read 2 s, idle 30 s, bodies at 1000 bytes/s at least.
+class SlowClientTest : public ServerTest {
+protected:
+    ServerOptions options() override {
+        return {.read_timeout = seconds(2), .idle_timeout = seconds(30), .access_log = false, .min_body_rate = 1000};
+    }
+};
+
+TEST_F(SlowClientTest, LaterHeaderOnAKeptAliveConnectionHasTheReadDeadlineFromItsFirstByte) {
+    boost::asio::io_context cio;
+    auto s = connect(cio);
+    boost::asio::write(s, boost::asio::buffer(std::string("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")));
+    auto first = read_until_close(s, seconds(1), 1);
+    ASSERT_EQ(first.data.rfind("HTTP/1.1 200", 0), 0u) << first.data;
+    std::this_thread::sleep_for(milliseconds(300));  // the rest of the first response arrives
+    // The next request begins, then trickles a header field every 300 ms, each well within
+    // read_timeout; only its deadline as a whole (2 s from the first byte) stops it.
+    boost::asio::write(s, boost::asio::buffer(std::string("GET /b HTTP/1.1\r\n")));
+    Dripper drip(s, "X-Slow: y\r\n", milliseconds(300), seconds(10));
+    auto r = read_until_close(s, seconds(12));
+    EXPECT_TRUE(r.closed);
+    EXPECT_EQ(r.data.find("HTTP/1.1"), std::string::npos) << "a trickled header must not be answered: " << r.data;
+    EXPECT_GE(r.took, milliseconds(1500)) << "read_timeout is 2 s";
+    EXPECT_LT(r.took, seconds(5)) << "cut off by idle_timeout (30 s) or not at all, not read_timeout (2 s)";
+}
+
+TEST_F(SlowClientTest, BodyBelowTheMinimumRateGets408AfterTheGrace) {
+    boost::asio::io_context cio;
+    auto s = connect(cio);
+    boost::asio::write(s, boost::asio::buffer(std::string("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")));
+    // 10 bytes every 200 ms: each read well within read_timeout, 50 bytes/s on average.
+    Dripper drip(s, std::string(10, 'z'), milliseconds(200), seconds(15));
+    auto r = read_until_close(s, seconds(16));
+    EXPECT_EQ(r.data.rfind("HTTP/1.1 408", 0), 0u) << r.data;
+    EXPECT_TRUE(r.closed);
+    EXPECT_GE(r.took, milliseconds(1800)) << "the grace is read_timeout (2 s), plus 1 s per 1000 bytes";
+    EXPECT_LT(r.took, seconds(5));
+}
+
+TEST_F(SlowClientTest, BodyAboveTheMinimumRateIsRead) {
+    boost::asio::io_context cio;
+    auto s = connect(cio);
+    // 3000 bytes over ~3 s (beyond the 2 s grace), at 1000 bytes per 0.75 s: above the rate.
+    boost::asio::write(s, boost::asio::buffer(std::string(
+                              "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\nConnection: close\r\n\r\n")));
+    for (int i = 0; i < 4; ++i) {
+        boost::asio::write(s, boost::asio::buffer(std::string(1000, 'z')));
+        std::this_thread::sleep_for(milliseconds(750));
+    }
+    auto r = read_until_close(s, seconds(5));
+    EXPECT_EQ(r.data.rfind("HTTP/1.1 200", 0), 0u) << r.data;
+    EXPECT_NE(r.data.find("len=4000"), std::string::npos) << r.data;
+}
+
+/// idle_timeout 1 s, read_timeout 5 s.
+class IdleTest : public ServerTest {
+protected:
+    ServerOptions options() override {
+        return {.read_timeout = seconds(5), .idle_timeout = seconds(1), .access_log = false};
+    }
+};
+
+TEST_F(IdleTest, IdleKeptAliveConnectionIsClosedAtTheIdleTimeout) {
+    boost::asio::io_context cio;
+    auto s = connect(cio);
+    boost::asio::write(s, boost::asio::buffer(std::string("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")));
+    auto r = read_until_close(s, seconds(10));
+    EXPECT_TRUE(r.closed);
+    EXPECT_NE(r.data.find("hello"), std::string::npos) << r.data;
+    EXPECT_GE(r.took, milliseconds(800)) << "idle_timeout is 1 s";
+    EXPECT_LT(r.took, milliseconds(3500)) << "closed at read_timeout (5 s), not idle_timeout (1 s)";
+}
+
+/// write_timeout 1 s.
+class WriteTimeoutTest : public ServerTest {
+protected:
+    ServerOptions options() override {
+        return {.read_timeout = seconds(5), .write_timeout = seconds(1), .access_log = false};
+    }
+};
+
+TEST_F(WriteTimeoutTest, ReaderThatStallsLongerThanTheWriteTimeoutIsCutOff) {
+    auto download = [&](milliseconds pause) {
+        boost::asio::io_context cio;
+        auto s = connect(cio);
+        s.set_option(boost::asio::socket_base::receive_buffer_size(64 * 1024));
+        boost::asio::write(s, boost::asio::buffer(std::string("GET /huge HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")));
+        std::this_thread::sleep_for(pause);  // not reading: the server's writes block
+        return read_until_close(s, seconds(20));
+    };
+    auto patient = download(milliseconds(300));  // shorter than write_timeout: all of it
+    EXPECT_TRUE(patient.closed);
+    EXPECT_EQ(patient.data.size() - patient.data.find("\r\n\r\n") - 4, huge_size);
+    auto stalled = download(milliseconds(3000));
+    EXPECT_TRUE(stalled.closed);
+    EXPECT_LT(stalled.data.size(), huge_size) << "the server waited out a reader stalled for 3 s";
+}
+
+/// max_connections 2.
+class ConnectionLimitTest : public ServerTest {
+protected:
+    ServerOptions options() override { return {.read_timeout = seconds(5), .max_connections = 2, .access_log = false}; }
+};
+
+TEST_F(ConnectionLimitTest, ConnectionsBeyondTheLimitAreClosedUnanswered) {
+    boost::asio::io_context cio;
+    std::vector<tcp::socket> open;
+    for (int i = 0; i < 2; ++i) {
+        open.push_back(connect(cio));
+        boost::asio::write(open.back(), boost::asio::buffer(std::string("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")));
+        auto r = read_until_close(open.back(), seconds(2), 1);
+        ASSERT_EQ(r.data.rfind("HTTP/1.1 200", 0), 0u) << i;
+    }
+    auto third = connect(cio);
+    boost::system::error_code ec;
+    boost::asio::write(third, boost::asio::buffer(std::string("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")), ec);
+    auto refused = read_until_close(third, seconds(3));
+    EXPECT_TRUE(refused.closed);
+    EXPECT_TRUE(refused.data.empty()) << refused.data;
+
+    open.front().close();  // a place frees up
+    std::this_thread::sleep_for(milliseconds(300));
+    auto fourth = connect(cio);
+    boost::asio::write(fourth, boost::asio::buffer(std::string("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")));
+    auto served = read_until_close(fourth, seconds(2), 1);
+    EXPECT_EQ(served.data.rfind("HTTP/1.1 200", 0), 0u) << served.data;
+}
+
+/// read_timeout 30 s: a stalled body keeps its request in flight through a shutdown.
+class ShutdownTest : public ServerTest {
+protected:
+    ServerOptions options() override { return {.read_timeout = seconds(30), .access_log = false, .min_body_rate = 0}; }
+};
+
+TEST_F(ShutdownTest, GraceExpiresWithARequestStillInFlight) {
+    boost::asio::io_context cio;
+    auto busy = connect(cio);
+    boost::asio::write(busy, boost::asio::buffer(std::string("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")));
+    auto idle = connect(cio);
+    boost::asio::write(idle, boost::asio::buffer(std::string("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")));
+    ASSERT_EQ(read_until_close(idle, seconds(2), 1).data.rfind("HTTP/1.1 200", 0), 0u);
+    std::this_thread::sleep_for(milliseconds(200));  // the POST's handler is waiting for its body
+
+    std::promise<Clock::time_point> done;
+    const auto start = Clock::now();
+    stopped_ = true;
+    server_->shutdown(seconds(1), [&] {
+        done.set_value(Clock::now());
+        io_.stop();
+    });
+    auto idle_end = read_until_close(idle, seconds(5));
+    EXPECT_TRUE(idle_end.closed);
+    EXPECT_LT(idle_end.took, milliseconds(800)) << "an idle connection does not wait for the grace";
+    auto f = done.get_future();
+    ASSERT_EQ(f.wait_for(seconds(10)), std::future_status::ready) << "the grace never expired";
+    const auto took = f.get() - start;
+    EXPECT_GE(took, milliseconds(900)) << "done before the 1 s grace with a request in flight";
+    EXPECT_LT(took, seconds(4));
 }
 
 }  // namespace
