@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # HTTPS: `dermaga serve` with http.tls.* and a CA made here with the openssl CLI. curl and
-# openssl s_client verify against that CA: GET over https, TLS 1.1 refused, certificate reload
+# openssl s_client verify against that CA: GET over https, TLS 1.1 refused, the ECDHE+AEAD-only
+# TLS 1.2 policy with an RSA certificate (against an openssl s_server control), certificate reload
 # on SIGHUP (a bad file keeps the old certificate), start-up errors naming the file, client
 # certificates (mTLS), and a skopeo push with verification on.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -27,16 +28,19 @@ mk_ca() {
         -keyout "$PKI/$1.key" -out "$PKI/$1.crt" 2>/dev/null
 }
 
-# mk_leaf CA NAME CN SERIAL server|client: $PKI/NAME.crt + NAME.key signed by CA
+# mk_leaf CA NAME CN SERIAL server|client [rsa]: $PKI/NAME.crt + NAME.key signed by CA; an EC
+# P-256 key, or with `rsa` an RSA 2048 key that may also do RSA key exchange (keyEncipherment)
 mk_leaf() {
     local ca=$1 name=$2 cn=$3 serial=$4 role=$5 ext=$PKI/$2.ext
-    printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n' >"$ext"
+    local newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-256) usage=digitalSignature
+    if [[ ${6:-} == rsa ]]; then newkey=(-newkey rsa:2048) usage=digitalSignature,keyEncipherment; fi
+    printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,%s\n' "$usage" >"$ext"
     if [[ $role == server ]]; then
         printf 'extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n' >>"$ext"
     else
         printf 'extendedKeyUsage=clientAuth\n' >>"$ext"
     fi
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$cn" \
+    openssl req "${newkey[@]}" -nodes -subj "/CN=$cn" \
         -keyout "$PKI/$name.key" -out "$PKI/$name.csr" 2>/dev/null
     openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/$ca.crt" -CAkey "$PKI/$ca.key" -set_serial "$serial" \
         -days 2 -extfile "$ext" -out "$PKI/$name.crt" 2>/dev/null
@@ -46,6 +50,7 @@ mk_ca ca "Dermaga e2e CA"
 mk_ca other "Some other CA"
 mk_leaf ca server1 "registry one" 4097 server
 mk_leaf ca server2 "registry two" 4098 server
+mk_leaf ca server_rsa "registry rsa" 4099 server rsa
 mk_leaf ca alice alice 8193 client
 mk_leaf other mallory mallory 8194 client
 CA=$PKI/ca.crt
@@ -116,13 +121,50 @@ https_and_protocols() {
         "TLS 1.1 refused"
     cat "$E2E_WORK/curl.err"
     grep -q "protocol version" "$E2E_WORK/curl.err" || fail "TLS 1.1 not refused by the server's alert"
-    # a TLS 1.2 cipher without forward secrecy / AEAD
-    expect_fail "handshake failure|no cipher|alert" openssl s_client -connect "$SRV" -tls1_2 -cipher AES128-SHA -CAfile "$CA" </dev/null
+    # a TLS 1.2 ECDHE cipher without AEAD (suites without ECDHE: see ecdhe_only_with_rsa)
+    tls12_refused ECDHE-ECDSA-AES128-SHA
     # plain HTTP to the HTTPS port: refused, and the server goes on
     assert_eq "$(code "http://$SRV/v2/")" 000 "plain http to the https port"
     assert_eq "$(code --cacert "$CA" "$SRV_URL/v2/")" 200 "still serving after the plain request"
     # the CA really is checked
     assert_eq "$(code --cacert "$PKI/other.crt" "$SRV_URL/v2/")" 000 "verification against another CA fails"
+    srv_stop
+}
+
+# tls12_refused CIPHER: a TLS 1.2 handshake offering only CIPHER fails with the server's
+# handshake_failure alert
+tls12_refused() {
+    local out rc=0
+    out=$(openssl s_client -connect "$SRV" -tls1_2 -cipher "$1" -CAfile "$CA" </dev/null 2>&1) || rc=$?
+    ((rc != 0)) || fail "$1 was negotiated"
+    grep -q "alert handshake failure" <<<"$out" || fail "$1: no handshake_failure alert from the server: $(tail -n 3 <<<"$out")"
+}
+
+# The ECDHE-only policy needs an RSA certificate to be seen: with an EC key, suites with RSA key
+# exchange fail whatever the policy. A plain `openssl s_server` with the same certificate is the
+# control: it negotiates each suite Dermaga must refuse.
+ecdhe_only_with_rsa() {
+    local port spid c
+    port=$(pick_port)
+    openssl s_server -accept "127.0.0.1:$port" -cert "$PKI/server_rsa.crt" -key "$PKI/server_rsa.key" -www -quiet \
+        >/dev/null 2>&1 &
+    spid=$!
+    echo "$spid" >>"$PIDS"
+    for ((c = 0; c < 100; c++)); do port_in_use "$port" && break; sleep 0.05; done
+    for c in AES128-SHA AES128-GCM-SHA256 AES256-GCM-SHA384 ECDHE-RSA-AES128-SHA; do
+        openssl s_client -connect "127.0.0.1:$port" -tls1_2 -cipher "$c" -CAfile "$CA" </dev/null >/dev/null 2>&1 ||
+            fail "control: openssl s_server did not negotiate $c with the RSA certificate"
+    done
+    kill "$spid"
+    install_cert server_rsa
+    srv_start rsa
+    assert_contains "$(served_cert)" "registry rsa" "the RSA certificate is served"
+    for c in AES128-SHA AES128-GCM-SHA256 AES256-GCM-SHA384 ECDHE-RSA-AES128-SHA; do
+        tls12_refused "$c"
+        echo "refused: $c"
+    done
+    assert_eq "$(code --cacert "$CA" --tlsv1.2 --tls-max 1.2 --ciphers ECDHE-RSA-AES128-GCM-SHA256 "$SRV_URL/v2/")" 200 \
+        "ECDHE-RSA-AES128-GCM-SHA256 with the RSA certificate"
     srv_stop
 }
 
@@ -243,6 +285,7 @@ skopeo_push() {
 SRV_HOST_FOR_CLIENTS=127.0.0.1:1   # e2e_setup_clients wants a REG; none is marked insecure
 
 t_run "https GET /v2/ verified; TLS 1.2/1.3 only; plain http refused" https_and_protocols
+t_run "RSA certificate: suites without ECDHE or AEAD refused (openssl s_server negotiates them)" ecdhe_only_with_rsa
 t_run "SIGHUP: new certificate for new connections; a bad one is refused, the old kept" sighup_reload
 t_run "start-up with a missing or mismatched file: one-line reason naming it" startup_errors
 t_run "mTLS: require refuses missing or foreign certificates; optional accepts none" mtls

@@ -17,9 +17,9 @@ void check(int ok, const char* what) {
     }
 }
 
-std::shared_ptr<EVP_PKEY> new_key() {
-    EVP_PKEY* k = EVP_EC_gen("P-256");
-    check(k != nullptr, "EVP_EC_gen");
+std::shared_ptr<EVP_PKEY> new_key(KeyType type = KeyType::ec) {
+    EVP_PKEY* k = type == KeyType::rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
+    check(k != nullptr, "key generation");
     return {k, EVP_PKEY_free};
 }
 
@@ -75,13 +75,14 @@ Identity make_ca(const std::string& cn) {
     return id;
 }
 
-Identity issue(const Identity& ca, const std::string& cn, Role role, long serial) {
-    Identity id{new_key(), nullptr};
+Identity issue(const Identity& ca, const std::string& cn, Role role, long serial, KeyType key) {
+    Identity id{new_key(key), nullptr};
     id.cert = new_cert(id.key.get(), cn, serial);
     X509* c = id.cert.get();
     check(X509_set_issuer_name(c, X509_get_subject_name(ca.cert.get())), "issuer");
     add_ext(c, ca.cert.get(), NID_basic_constraints, "critical,CA:FALSE");
-    add_ext(c, ca.cert.get(), NID_key_usage, "critical,digitalSignature");
+    add_ext(c, ca.cert.get(), NID_key_usage,
+            key == KeyType::rsa ? "critical,digitalSignature,keyEncipherment" : "critical,digitalSignature");
     add_ext(c, ca.cert.get(), NID_authority_key_identifier, "keyid");
     if (role == Role::server) {
         add_ext(c, ca.cert.get(), NID_ext_key_usage, "serverAuth");
