@@ -5,7 +5,8 @@
 # Dermaga binary (bench/run.sh LOADGEN bench/distribution-serve.sh) to check
 # the harness: both sides are then Distribution and every ratio should be ~1.
 # The config is written next to DIR; the script execs the registry, so its
-# PID is the registry's PID. DISTRIBUTION overrides the binary.
+# PID is the registry's PID. DISTRIBUTION overrides the binary. With BENCH_TLS_CERT and
+# BENCH_TLS_KEY set, it serves HTTPS with them (http.tls.certificate/key).
 set -eu
 [[ ${1:-} == serve ]] || { echo "usage: $0 serve --addr HOST:PORT --data DIR" >&2; exit 2; }
 shift
@@ -40,6 +41,7 @@ storage:
 http:
   addr: $addr
   secret: dermaga-bench-not-a-secret
+$(if [[ -n ${BENCH_TLS_CERT:-} ]]; then printf '  tls:\n    certificate: %s\n    key: %s\n' "$BENCH_TLS_CERT" "$BENCH_TLS_KEY"; fi)
 health:
   storagedriver:
     enabled: false

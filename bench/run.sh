@@ -11,7 +11,8 @@
 #   BENCH_DURATION=5     seconds per timed scenario (catalog-walk: 2x)
 #   BENCH_ROUNDS=3       interleaved rounds of small-image-push, manifest-get, tag-list, mixed
 #   BENCH_LARGE=256M BENCH_HUGE=2G BENCH_CHUNKED=256M BENCH_REPOS=5000 BENCH_TAGS=500
-#   BENCH_SCENARIOS="blob-push-huge manifest-get ..."   subset (default: all)
+#   BENCH_SCENARIOS="blob-push-huge manifest-get ..."   subset (default: all; `tls` is the HTTPS
+#                        runs of blob-push-large, blob-pull-large and manifest-get)
 #   BENCH_OUT=FILE       also write the table there
 #   BENCH_KEEP=1         keep the temp dir (logs, raw JSON)
 #   DISTRIBUTION=docker-registry   Distribution binary
@@ -36,13 +37,13 @@ else
   CHUNKED=${BENCH_CHUNKED:-256M} REPOS=${BENCH_REPOS:-5000} TAGS=${BENCH_TAGS:-500}
 fi
 CAT_DUR=$(awk -v d="$DUR" 'BEGIN{print 2*d}')
-SCENARIOS=${BENCH_SCENARIOS:-"blob-push-huge blob-push-large blob-pull-large chunked-push small-image-push manifest-get tag-list mixed catalog-walk auth restart"}
+SCENARIOS=${BENCH_SCENARIOS:-"blob-push-huge blob-push-large blob-pull-large chunked-push small-image-push manifest-get tag-list mixed catalog-walk auth tls restart"}
 ROUNDS=${BENCH_ROUNDS:-3}   # interleaved rounds of the short timed scenarios (median kept)
 LG_MAX=240   # hard cap (s) per loadgen invocation
 SIDES=(dermaga distribution)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/dermaga-bench.XXXXXX") || die "mktemp failed"
-declare -A PID PORT
+declare -A PID PORT LGFLAGS   # LGFLAGS: extra loadgen options of a side (--tls)
 T_START=$(date +%s)
 
 stop_server() {
@@ -69,7 +70,7 @@ start_server() {  # side cmd...
   mkdir -p "$WORK/$side-data"
   "$@" serve --addr "127.0.0.1:$port" --data "$WORK/$side-data" >"$WORK/$side.log" 2>&1 &
   PID[$side]=$! PORT[$side]=$port
-  if ! "$LOADGEN" wait --target "127.0.0.1:$port" --path /healthz,/v2/ --timeout 30 --pid "${PID[$side]}"; then
+  if ! "$LOADGEN" wait --target "127.0.0.1:$port" ${LGFLAGS[$side]:-} --path /healthz,/v2/ --timeout 30 --pid "${PID[$side]}"; then
     tail -n 20 "$WORK/$side.log" >&2
     die "$side did not become ready"
   fi
@@ -86,7 +87,7 @@ run_lg() {
   # Start every run with no dirty pages: otherwise the side that runs second in a write
   # scenario competes with the kernel flushing the first side's data.
   sync
-  timeout $((LG_MAX + 30)) "$LOADGEN" "$@" --target "127.0.0.1:${PORT[$side]}" --max-time "$LG_MAX" \
+  timeout $((LG_MAX + 30)) "$LOADGEN" "$@" --target "127.0.0.1:${PORT[$side]}" ${LGFLAGS[$side]:-} --max-time "$LG_MAX" \
     >"$out.raw" 2>>"$WORK/loadgen.$side.log"
   grep '^{' "$out.raw" | tail -n 1 >"$out"
   [[ -s $out ]] || echo '{"errors":1,"failed":true}' >"$out"
@@ -116,7 +117,7 @@ rounds_pair() {  # NAME LOADGEN-ARGS...
     order=("${SIDES[@]}")
     ((r % 2 == 0)) && order=("${SIDES[1]}" "${SIDES[0]}")
     for side in "${order[@]}"; do run_lg "$side" "$name.r$r" "$@"; done
-    log "$name round $r: dermaga $(summary "$name.r$r" dermaga) | distribution $(summary "$name.r$r" distribution)"
+    log "$name round $r: ${SIDES[0]} $(summary "$name.r$r" "${SIDES[0]}") | ${SIDES[1]} $(summary "$name.r$r" "${SIDES[1]}")"
   done
   for side in "${SIDES[@]}"; do
     f=$(for ((r = 1; r <= ROUNDS; r++)); do
@@ -125,7 +126,7 @@ rounds_pair() {  # NAME LOADGEN-ARGS...
     done | sort -g | awk -v m=$(((ROUNDS + 1) / 2)) 'NR == m { print $2 }')
     cp "$f" "$WORK/res.$name.$side"
   done
-  log "$name (median of $ROUNDS): dermaga $(summary "$name" dermaga) | distribution $(summary "$name" distribution)"
+  log "$name (median of $ROUNDS): ${SIDES[0]} $(summary "$name" "${SIDES[0]}") | ${SIDES[1]} $(summary "$name" "${SIDES[1]}")"
 }
 summary() {
   local f="$WORK/res.$1.$2"
@@ -213,6 +214,46 @@ restart_after_kill() {
   log "restart after kill -9: dermaga ${RESTART_MS[dermaga]} ms | distribution ${RESTART_MS[distribution]} ms"
 }
 
+# HTTPS on both sides with the same P-256 certificate (the client negotiates TLS 1.3 with
+# TLS_AES_128_GCM_SHA256 on both): large push, large pull, manifest GET. For the pulls, the
+# server's CPU seconds (user + system, from /proc/PID/stat) per GB sent is recorded too.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
+declare -A TLS_CPU
+tls_runs() {
+  local cert=$WORK/tls.crt key=$WORK/tls.key side c0 c1 b
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$key" -out "$cert" 2>/dev/null || die "openssl req failed"
+  printf '#!/bin/sh\nDERMAGA_HTTP_TLS_CERT=%s DERMAGA_HTTP_TLS_KEY=%s exec %s "$@"\n' "$cert" "$key" "$DERMAGA" \
+    >"$WORK/dermaga-tls"
+  printf '#!/bin/sh\nBENCH_TLS_CERT=%s BENCH_TLS_KEY=%s exec %s "$@"\n' "$cert" "$key" "$BENCH_DIR/distribution-serve.sh" \
+    >"$WORK/distribution-tls"
+  chmod +x "$WORK/dermaga-tls" "$WORK/distribution-tls"
+  local plain=("${SIDES[@]}")
+  SIDES=(dermaga-tls distribution-tls)
+  for side in "${SIDES[@]}"; do
+    LGFLAGS[$side]=--tls CMD[$side]=$WORK/$side
+    start_server "$side" "${CMD[$side]}"
+  done
+  for side in "${SIDES[@]}"; do
+    run_lg "$side" tls-blob-push-large blob-push-large --size "$LARGE" --blobs 4 --state "$WORK/tls-large.$side.json"
+  done
+  log "tls-blob-push-large: dermaga $(summary tls-blob-push-large dermaga-tls) | distribution $(summary tls-blob-push-large distribution-tls)"
+  for side in "${SIDES[@]}"; do
+    c0=$(cpu_ticks "${PID[$side]}")
+    run_lg "$side" tls-blob-pull-large blob-pull-large --no-verify --rounds 2 --size "$LARGE" --blobs 4 \
+      --state "$WORK/tls-large.$side.json"
+    c1=$(cpu_ticks "${PID[$side]}")
+    b=$(jget "$WORK/res.tls-blob-pull-large.$side" bytes)
+    TLS_CPU[$side]=$(awk -v c=$((c1 - c0)) -v b="${b:-0}" -v hz="$(getconf CLK_TCK)" \
+      'BEGIN { if (b > 0) printf "%.2f", c / hz / (b / 1e9); else print "" }')
+  done
+  log "tls-blob-pull-large: dermaga $(summary tls-blob-pull-large dermaga-tls), ${TLS_CPU[dermaga-tls]} CPU s/GB |" \
+    "distribution $(summary tls-blob-pull-large distribution-tls), ${TLS_CPU[distribution-tls]} CPU s/GB"
+  rounds_pair tls-manifest-get manifest-get -c 16 --duration "$DUR" --warmup "$WARM"
+  for side in "${SIDES[@]}"; do stop_server "$side"; done
+  SIDES=("${plain[@]}")
+}
+
 for sc in $SCENARIOS; do
   case $sc in
     blob-push-huge) huge ;;
@@ -236,6 +277,7 @@ for sc in $SCENARIOS; do
     mixed) rounds_pair mixed mixed -c 16 --duration "$DUR" --warmup "$WARM" ;;
     auth) auth_cost ;;
     restart) DO_RESTART=1 ;;  # last, after the final RSS sample: see below
+    tls) tls_runs ;;
     catalog-walk) pair catalog-walk catalog-walk -c 2 --repos "$REPOS" --page 100 --duration "$CAT_DUR" --setup-timeout 150 ;;
     *) die "unknown scenario $sc" ;;
   esac
@@ -257,6 +299,12 @@ row() {  # label name key
   local d r
   [[ -e "$WORK/res.$2.dermaga" ]] || return 0
   d=$(cell "$2" dermaga "$3"); r=$(cell "$2" distribution "$3")
+  echo "| $1 | $d | $r | $(ratio "${d%% *}" "${r%% *}") |"
+}
+tls_row() {  # label name key, for the HTTPS sides
+  local d r
+  [[ -e "$WORK/res.$2.dermaga-tls" ]] || return 0
+  d=$(cell "$2" dermaga-tls "$3"); r=$(cell "$2" distribution-tls "$3")
   echo "| $1 | $d | $r | $(ratio "${d%% *}" "${r%% *}") |"
 }
 memrow() {
@@ -292,6 +340,13 @@ TABLE=$(
   if [[ -n ${RESTART_MS[dermaga]:-} ]]; then
     echo "| restart after kill -9 with the run's data, exec to GET /v2/ 200 (ms) | ${RESTART_MS[dermaga]} | ${RESTART_MS[distribution]} | $(ratio "${RESTART_MS[dermaga]}" "${RESTART_MS[distribution]}") |"
   fi
+  tls_row "TLS blob-push-large 4x$LARGE (MB/s)" tls-blob-push-large mb_per_s
+  tls_row "TLS blob-pull-large, no verify (MB/s)" tls-blob-pull-large mb_per_s
+  if [[ -n ${TLS_CPU[dermaga-tls]:-} ]]; then
+    echo "| TLS blob-pull-large, server CPU s per GB sent | ${TLS_CPU[dermaga-tls]} | ${TLS_CPU[distribution-tls]:-n/a} | $(ratio "${TLS_CPU[dermaga-tls]}" "${TLS_CPU[distribution-tls]:-}") |"
+  fi
+  tls_row "TLS manifest-get c=16 (req/s)" tls-manifest-get ops_per_s
+  tls_row "TLS manifest-get p99 latency (ms)" tls-manifest-get p99_ms
   memrow "idle RSS after start (MiB)" "${IDLE_RSS[dermaga]:-}" "${IDLE_RSS[distribution]:-}"
   if [[ -n ${HUGE_PEAK[dermaga]:-} ]]; then
     memrow "peak RSS pushing $HUGE, sampled VmRSS (MiB)" "${HUGE_PEAK[dermaga]:-}" "${HUGE_PEAK[distribution]:-}"

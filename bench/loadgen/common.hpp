@@ -76,7 +76,7 @@ struct Global {
 
 inline Global G;  // set once by main() before any scenario runs
 
-inline const std::set<std::string> kBoolFlags = {"verify", "no-verify", "quiet"};
+inline const std::set<std::string> kBoolFlags = {"verify", "no-verify", "quiet", "tls"};
 
 struct Opts {
   std::map<std::string, std::string> kv;

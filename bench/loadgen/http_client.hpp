@@ -1,9 +1,24 @@
 // Keep-alive HTTP/1.1 client connection of dermaga-loadgen, plus URL helpers.
 #pragma once
 
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/ssl.hpp>
+
 #include "common.hpp"
 
 namespace loadgen {
+
+// Set by main() for --tls: every connection speaks TLS 1.3 with TLS_AES_128_GCM_SHA256 (the
+// same cipher whatever the server prefers), without verifying the server (both sides of a
+// benchmark use the same throwaway certificate).
+inline std::unique_ptr<asio::ssl::context> g_tls;
+
+inline void enable_tls() {
+  g_tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(g_tls->native_handle(), TLS1_3_VERSION);
+  SSL_CTX_set_ciphersuites(g_tls->native_handle(), "TLS_AES_128_GCM_SHA256");
+  g_tls->set_verify_mode(asio::ssl::verify_none);
+}
 
 
 enum class Sink { Store, Discard, Hash };
@@ -14,6 +29,7 @@ struct Resp {
   std::string body;
   uint64_t body_bytes = 0;
   std::string body_digest;  // with Sink::Hash
+  bool keep_alive = true;
   std::string header(std::string_view name) const {
     auto it = hdr.find(beast::string_view(name.data(), name.size()));
     return it == hdr.end() ? std::string() : std::string(it->value());
@@ -31,16 +47,19 @@ struct Resp {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-// One keep-alive HTTP/1.1 connection; reconnects lazily after errors or
+// One keep-alive HTTP/1.1 connection (TLS with --tls); reconnects lazily after errors or
 // "Connection: close".
 class Conn {
+  using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
  public:
-  explicit Conn(asio::any_io_executor ex) : stream_(std::move(ex)), rbuf_(1 * MiB) { fb_.reserve(64 * KiB); }
+  explicit Conn(asio::any_io_executor ex) : ex_(ex), plain_(std::move(ex)), rbuf_(1 * MiB) { fb_.reserve(64 * KiB); }
 
   void close() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    lowest().close();
+    tls_.reset();
     fb_.consume(fb_.size());
     open_ = false;
   }
@@ -56,11 +75,30 @@ class Conn {
     } guard{this};
 
     if (!open_) {
-      stream_.expires_after(G.io_timeout);
-      co_await stream_.async_connect(G.ep, use_awaitable);
-      stream_.socket().set_option(tcp::no_delay(true));
+      if (g_tls) tls_ = std::make_unique<TlsStream>(ex_, *g_tls);
+      lowest().expires_after(G.io_timeout);
+      co_await lowest().async_connect(G.ep, use_awaitable);
+      lowest().socket().set_option(tcp::no_delay(true));
+      if (tls_) co_await tls_->async_handshake(asio::ssl::stream_base::client, use_awaitable);
       open_ = true;
     }
+    Resp r;  // (not a conditional expression: GCC 12 miscompiles co_await inside one)
+    if (tls_) {
+      r = co_await exchange(*tls_, method, target, hdrs, body, sink);
+    } else {
+      r = co_await exchange(plain_, method, target, hdrs, body, sink);
+    }
+    guard.ok = true;
+    if (!r.keep_alive) close();
+    co_return r;
+  }
+
+ private:
+  beast::tcp_stream& lowest() { return tls_ ? tls_->next_layer() : plain_; }
+
+  template <class Stream>
+  awaitable<Resp> exchange(Stream& s, std::string_view method, const std::string& target,
+                           const Headers& hdrs, const BodyRef* body, Sink sink) {
     std::string head;
     head.reserve(512);
     head.append(method).append(" ").append(target).append(" HTTP/1.1\r\nHost: ");
@@ -72,17 +110,23 @@ class Conn {
       head.append("Content-Length: ").append(std::to_string(blen)).append("\r\n");
     head.append("\r\n");
 
-    stream_.expires_after(G.io_timeout);
+    lowest().expires_after(G.io_timeout);
     if (blen == 0) {
-      co_await asio::async_write(stream_, asio::buffer(head), use_awaitable);
+      co_await asio::async_write(s, asio::buffer(head), use_awaitable);
     } else {
       auto [p0, n0] = body->piece(0, kWritePiece);
-      std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(p0, n0)};
-      co_await asio::async_write(stream_, bufs, use_awaitable);
+      if constexpr (std::is_same_v<Stream, TlsStream>) {
+        // Separately: a two-buffer write through Beast's ssl_stream left the body unsent here.
+        co_await asio::async_write(s, asio::buffer(head), use_awaitable);
+        co_await asio::async_write(s, asio::buffer(p0, n0), use_awaitable);
+      } else {
+        std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(p0, n0)};
+        co_await asio::async_write(s, bufs, use_awaitable);
+      }
       for (uint64_t pos = n0; pos < blen;) {
         auto [p, n] = body->piece(pos, kWritePiece);
-        stream_.expires_after(G.io_timeout);
-        co_await asio::async_write(stream_, asio::buffer(p, n), use_awaitable);
+        lowest().expires_after(G.io_timeout);
+        co_await asio::async_write(s, asio::buffer(p, n), use_awaitable);
         pos += n;
       }
     }
@@ -91,8 +135,8 @@ class Conn {
     parser.body_limit(boost::none);
     parser.header_limit(64 * 1024);
     if (method == "HEAD") parser.skip(true);
-    stream_.expires_after(G.io_timeout);
-    co_await http::async_read_header(stream_, fb_, parser, use_awaitable);
+    lowest().expires_after(G.io_timeout);
+    co_await http::async_read_header(s, fb_, parser, use_awaitable);
 
     Resp r;
     std::optional<Sha256> hasher;
@@ -118,9 +162,9 @@ class Conn {
         left -= n;
       }
       while (left > 0) {
-        stream_.expires_after(G.io_timeout);
+        lowest().expires_after(G.io_timeout);
         const size_t want = static_cast<size_t>(std::min<uint64_t>(rbuf_.size(), left));
-        const size_t n = co_await stream_.async_read_some(asio::buffer(rbuf_.data(), want), use_awaitable);
+        const size_t n = co_await s.async_read_some(asio::buffer(rbuf_.data(), want), use_awaitable);
         consume(rbuf_.data(), n);
         left -= n;
       }
@@ -128,8 +172,8 @@ class Conn {
       while (!parser.is_done()) {
         parser.get().body().data = rbuf_.data();
         parser.get().body().size = rbuf_.size();
-        stream_.expires_after(G.io_timeout);
-        auto [ec, n] = co_await http::async_read(stream_, fb_, parser, asio::as_tuple(use_awaitable));
+        lowest().expires_after(G.io_timeout);
+        auto [ec, n] = co_await http::async_read(s, fb_, parser, asio::as_tuple(use_awaitable));
         (void)n;
         if (ec == http::error::need_buffer) ec = {};
         if (ec) throw beast::system_error(ec);
@@ -139,13 +183,13 @@ class Conn {
     r.status = parser.get().result_int();
     r.hdr = parser.get().base();
     if (hasher) r.body_digest = hasher->digest();
-    guard.ok = true;
-    if (!parser.get().keep_alive()) close();
+    r.keep_alive = parser.get().keep_alive();
     co_return r;
   }
 
- private:
-  beast::tcp_stream stream_;
+  asio::any_io_executor ex_;
+  beast::tcp_stream plain_;
+  std::unique_ptr<TlsStream> tls_;
   beast::flat_buffer fb_;
   std::vector<char> rbuf_;
   bool open_ = false;

@@ -76,7 +76,7 @@ scenarios (each prints one JSON line):
 utilities:
   free-port          print a free TCP port on 127.0.0.1
   wait               --path /healthz,/v2/ [--timeout 30] [--pid PID]
-common: --target 127.0.0.1:5000 --threads 1 --seed N --prefix bench --repo NAME
+common: --target 127.0.0.1:5000 --tls --threads 1 --seed N --prefix bench --repo NAME
         --authorization "Basic …"|"Bearer …" (sent with every request)
         --warmup S --timeout S (per I/O op) --max-time S (hard cap, default 600)
 )";
@@ -98,6 +98,7 @@ int main(int argc, char** argv) {
   if (cmd == "free-port") return cmd_free_port();
 
   G.authorization = o.str("authorization", "");
+  if (o.has("tls")) enable_tls();
   const std::string target = o.str("target", "127.0.0.1:5000");
   auto colon = target.rfind(':');
   if (colon == std::string::npos) die("--target must be HOST:PORT");
