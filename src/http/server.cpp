@@ -8,7 +8,6 @@
 #include <boost/asio/strand.hpp>
 
 #include <openssl/ssl.h>
-#include <sys/sendfile.h>
 #include <csignal>
 #include <unistd.h>
 
@@ -23,6 +22,7 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "http/file_send.hpp"
 #include "http/framing.hpp"
 #include "http/parser_body.hpp"
 #include "http/tls_socket.hpp"
@@ -43,26 +43,6 @@ namespace {
 constexpr std::size_t max_drain_bytes = 1 << 20;
 /// Between requests, the first read of the next one takes at most this much.
 constexpr std::size_t first_read_bytes = 16 * 1024;
-
-/// Hands FileBody::read_ahead the windows just ahead of the send position, each once.
-class ReadAhead {
-public:
-    explicit ReadAhead(const FileBody& f) : f_(f), next_(f.offset), end_(f.offset + f.length) {}
-    void at(std::uint64_t pos) {
-        while (f_.read_ahead && next_ < end_ && next_ < pos + 2 * read_ahead_window) {
-            const auto len = std::min(read_ahead_window, end_ - next_);
-            f_.read_ahead(next_, len);
-            next_ += len;
-        }
-    }
-
-private:
-    const FileBody& f_;
-    std::uint64_t next_;
-    std::uint64_t end_;
-};
-/// Over TLS a file goes through user space in pieces this big (memory per download).
-constexpr std::size_t tls_file_chunk = 256 * 1024;
 
 Method to_method(bhttp::verb v) {
     switch (v) {
@@ -248,7 +228,6 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 
     template <class Stream>
     asio::awaitable<void> session(std::shared_ptr<Conn<Stream>> conn) {
-        auto& stream = conn->stream;
         beast::flat_buffer buf;
         boost::system::error_code ep_ec;
         auto ep = conn->socket().remote_endpoint(ep_ec);
@@ -446,95 +425,13 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         if (ec) {
             co_return failed;
         }
-        co_return co_await send_file(conn, *file) ? file->length : failed;
-    }
-
-    /// Plain HTTP: the kernel copies the file to the socket (sendfile).
-    asio::awaitable<bool> send_file(Conn<PlainStream>& conn, FileBody& file) {
-        auto& sock = conn.socket();
-        boost::system::error_code ec;
-        sock.native_non_blocking(true, ec);
-        if (ec) {
-            co_return false;
+        bool sent;
+        if constexpr (is_tls<Stream>) {
+            sent = co_await detail::send_file(conn.stream, *file, opt.write_timeout, ktls_sends);
+        } else {
+            sent = co_await detail::send_file(conn.socket(), *file, opt.write_timeout);
         }
-        off_t off = static_cast<off_t>(file.offset);
-        std::uint64_t left = file.length;
-        ReadAhead ahead(file);
-        asio::steady_timer deadline(sock.get_executor());
-        while (left > 0) {
-            ahead.at(static_cast<std::uint64_t>(off));
-            ssize_t n = ::sendfile(sock.native_handle(), file.fd.get(), &off, std::min<std::uint64_t>(left, 1u << 22));
-            if (n > 0) {
-                left -= static_cast<std::uint64_t>(n);
-                continue;
-            }
-            if (n == 0) {
-                co_return false;  // file shorter than promised
-            }
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno != EAGAIN) {
-                co_return false;
-            }
-            deadline.expires_after(opt.write_timeout);
-            auto r = co_await (sock.async_wait(tcp::socket::wait_write, tuple_awaitable) ||
-                               deadline.async_wait(tuple_awaitable));
-            if (r.index() == 1) {
-                co_return false;  // stalled client
-            }
-            if (std::get<0>(std::get<0>(r))) {
-                co_return false;
-            }
-        }
-        co_return true;
-    }
-
-    /// TLS with kernel TLS: the kernel reads the file, encrypts and sends it (SSL_sendfile), in
-    /// pieces under the write deadline. Without it, the file is read in bounded pieces (pread,
-    /// like sendfile a page-cache copy on this thread), and each piece is encrypted and written
-    /// under the write deadline. Memory per download: one piece, whatever the file size.
-    asio::awaitable<bool> send_file(Conn<TlsStream>& conn, FileBody& file) {
-        ReadAhead ahead(file);
-        auto off = static_cast<off_t>(file.offset);
-        std::uint64_t left = file.length;
-        if (conn.stream.ktls_send()) {
-            ktls_sends.fetch_add(1, std::memory_order_relaxed);
-            while (left > 0) {
-                ahead.at(static_cast<std::uint64_t>(off));
-                conn.expires_after(opt.write_timeout);
-                auto [ec, n] = co_await conn.stream.send_file(file.fd.get(), off, std::min<std::uint64_t>(left, 1u << 22));
-                if (ec || n == 0) {
-                    co_return false;  // stalled or gone, or the file shorter than promised
-                }
-                off += static_cast<off_t>(n);
-                left -= n;
-            }
-            co_return true;
-        }
-        const auto size = static_cast<std::size_t>(std::min<std::uint64_t>(file.length, tls_file_chunk));
-        auto chunk = std::make_unique_for_overwrite<char[]>(size);
-        while (left > 0) {
-            ahead.at(static_cast<std::uint64_t>(off));
-            ssize_t n = ::pread(file.fd.get(), chunk.get(), std::min<std::uint64_t>(left, size), off);
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            if (n <= 0) {
-                co_return false;  // read error, or file shorter than promised
-            }
-            conn.expires_after(opt.write_timeout);
-            for (std::size_t done = 0; done < static_cast<std::size_t>(n);) {
-                auto [ec, w] = co_await conn.stream.write_some(asio::buffer(chunk.get() + done, static_cast<std::size_t>(n) - done));
-                if (ec) {
-                    co_return false;
-                }
-                done += w;
-            }
-            off += n;
-            left -= static_cast<std::uint64_t>(n);
-        }
-        co_return true;
+        co_return sent ? file->length : failed;
     }
 };
 
