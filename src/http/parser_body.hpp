@@ -71,6 +71,9 @@ public:
         }
         auto r = co_await read_next(out);
         broken_ = !r;
+        if (r) {
+            received_ += *r;
+        }
         co_return r;
     }
 
@@ -82,6 +85,8 @@ public:
     bool done() const { return remaining_ ? *remaining_ == 0 : parser_.is_done(); }
     /// A read failed: the rest of the body will never come.
     bool broken() const { return broken_; }
+    /// Body bytes handed out so far.
+    std::uint64_t received() const { return received_; }
 
 private:
     using clock = std::chrono::steady_clock;
@@ -186,6 +191,7 @@ private:
 
     std::optional<std::uint64_t> remaining_;  ///< set when reading a Content-Length body directly
     bool broken_ = false;
+    std::uint64_t received_ = 0;
     Stream& stream_;
     beast::flat_buffer& buf_;
     bhttp::request_parser<bhttp::buffer_body>& parser_;

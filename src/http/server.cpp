@@ -110,6 +110,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     Handler handler;
     tcp::acceptor acceptor;
     std::atomic<bool> stopping{false};
+    std::atomic<std::int64_t> open{0};      ///< connections (for Server::open_connections)
+    std::atomic<std::int64_t> inflight{0};  ///< requests (for Server::requests_in_flight)
     std::mutex mu;
     std::unordered_map<ConnBase*, std::shared_ptr<ConnBase>> conns;
     std::function<void()> on_drained;
@@ -167,6 +169,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             }
             conns.emplace(conn.get(), conn);
         }
+        open.fetch_add(1, std::memory_order_relaxed);
         boost::system::error_code ignore;
         conn->socket().set_option(tcp::no_delay(true), ignore);
         asio::co_spawn(conn->executor(), session(conn), [self = shared_from_this(), conn](std::exception_ptr e) {
@@ -178,6 +181,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                 }
             }
             bool last = false;
+            self->open.fetch_sub(1, std::memory_order_relaxed);
             {
                 std::lock_guard lock(self->mu);
                 self->conns.erase(conn.get());
@@ -329,6 +333,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                                     bhttp::request_parser<bhttp::buffer_body>& parser,
                                     const std::string& remote, const std::string& peer_cn) {
         auto start = std::chrono::steady_clock::now();
+        inflight.fetch_add(1, std::memory_order_relaxed);
+        struct Done {
+            std::atomic<std::int64_t>& n;
+            ~Done() { n.fetch_sub(1, std::memory_order_relaxed); }
+        } done{inflight};
         auto& msg = parser.get();
         std::vector<std::pair<std::string, std::string>> headers;
         headers.reserve(16);
@@ -373,6 +382,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         std::uint64_t sent = co_await write_response(conn, method == Method::head, res, keep, req.request_id());
         const bool aborted = sent == std::numeric_limits<std::uint64_t>::max();
         conn.broken = aborted || body.broken();
+        if (opt.observer) {
+            opt.observer->request_done(RequestRecord{method, req.path(), res.status, body.received(),
+                                                     aborted ? 0 : sent, std::chrono::steady_clock::now() - start,
+                                                     aborted});
+        }
         if (opt.access_log && log::enabled(log::Level::info)) {
             auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
             log::info("request", {{"rid", req.request_id()},
@@ -480,6 +494,10 @@ std::uint16_t Server::port() const { return impl_->acceptor.local_endpoint().por
 bool Server::tls() const { return impl_->opt.tls.has_value(); }
 
 std::uint64_t Server::kernel_tls_sends() const { return impl_->ktls_sends.load(std::memory_order_relaxed); }
+
+std::int64_t Server::open_connections() const { return impl_->open.load(std::memory_order_relaxed); }
+
+std::int64_t Server::requests_in_flight() const { return impl_->inflight.load(std::memory_order_relaxed); }
 
 Result<void> Server::reload_tls() {
     if (!impl_->opt.tls) {

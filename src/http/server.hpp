@@ -21,6 +21,25 @@ namespace dermaga::http {
 
 using Handler = std::function<asio::awaitable<Response>(Request&)>;
 
+/// What the server saw of one request, once its response is written (or failed).
+struct RequestRecord {
+    Method method = Method::other;
+    std::string_view path;       ///< not decoded; valid during the call only
+    unsigned status = 0;
+    std::uint64_t received = 0;  ///< request body bytes read (by the handler, or drained)
+    std::uint64_t sent = 0;      ///< response body bytes written (0 when aborted)
+    std::chrono::steady_clock::duration elapsed{};  ///< header read → response written
+    bool aborted = false;        ///< the response could not be written completely
+};
+
+/// Told about every request; this is how metrics reach the server without http/ knowing them.
+class ServerObserver {
+public:
+    virtual ~ServerObserver() = default;
+    /// Called on an I/O thread after each response: must be cheap and must not block.
+    virtual void request_done(const RequestRecord& r) noexcept = 0;
+};
+
 struct ServerOptions {
     /// The whole header (from the accept for a connection's first request, from its first
     /// byte for later ones), and each read of a body.
@@ -35,6 +54,8 @@ struct ServerOptions {
     std::uint64_t min_body_rate = 4096;
     /// When set, the listener speaks HTTPS only; the handshake has `read_timeout`.
     std::optional<TlsOptions> tls;
+    /// Optional; must outlive the server.
+    ServerObserver* observer = nullptr;
 };
 // The server ignores SIGPIPE (once constructed): OpenSSL writes to the socket with write(2), and
 // a peer that went away must fail that write, not end the process.
@@ -59,6 +80,10 @@ public:
     bool tls() const;
     /// How many file bodies went out through kernel TLS (SSL_sendfile) so far.
     std::uint64_t kernel_tls_sends() const;
+    /// Connections open now (TLS handshakes included). Lock-free; any thread.
+    std::int64_t open_connections() const;
+    /// Requests whose header was read and whose response is not written yet. Lock-free.
+    std::int64_t requests_in_flight() const;
     /// Loads the configured TLS files afresh. On success, connections accepted from now on use
     /// the new certificate and client CA; open connections keep theirs. On failure nothing
     /// changes. Blocking (reads files); thread-safe. Errors: errc::tls_config with a one-line

@@ -31,11 +31,33 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using Clock = std::chrono::steady_clock;
 
+/// Keeps what the server reports about each request.
+struct Recorder final : ServerObserver {
+    struct Seen {
+        Method method;
+        std::string path;
+        unsigned status;
+        std::uint64_t received, sent;
+        bool aborted;
+    };
+    void request_done(const RequestRecord& r) noexcept override {
+        std::lock_guard lock(mu);
+        seen.push_back({r.method, std::string(r.path), r.status, r.received, r.sent, r.aborted});
+        EXPECT_GT(r.elapsed.count(), 0);
+    }
+    std::vector<Seen> take() {
+        std::lock_guard lock(mu);
+        return std::exchange(seen, {});
+    }
+    std::mutex mu;
+    std::vector<Seen> seen;
+};
+
 class ServerTest : public ::testing::Test {
 protected:
     /// The options the fixture's server runs with; fixtures for limits change them.
     virtual ServerOptions options() {
-        return {.read_timeout = seconds(2), .max_header_bytes = 1024, .access_log = false};
+        return {.read_timeout = seconds(2), .max_header_bytes = 1024, .access_log = false, .observer = &recorder_};
     }
     void SetUp() override {
         server_ = std::make_unique<Server>(io_, options(), [this](Request& req) { return handle(req); });
@@ -57,6 +79,8 @@ protected:
             if (!body && body.error().code == errc::timeout) {
                 r.status = 408;  // what the registry's handlers answer
             }
+        } else if (req.path() == "/load") {
+            r.body = std::to_string(server_->open_connections()) + " " + std::to_string(server_->requests_in_flight());
         } else if (req.path() == "/file") {
             int fd = ::open("/proc/self/exe", O_RDONLY);
             r.body = FileBody{UniqueFd(fd), 1, 10};
@@ -119,6 +143,7 @@ protected:
         return s;
     }
 
+    Recorder recorder_;
     asio::io_context io_;
     std::unique_ptr<Server> server_;
     std::thread thread_;
@@ -184,6 +209,37 @@ private:
     std::atomic<bool> stop_{false};
     std::thread thread_;
 };
+
+TEST_F(ServerTest, ObserverSeesEachRequestWithStatusAndBodyBytes) {
+    exchange(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n"
+        "GET /file HTTP/1.1\r\nHost: x\r\n\r\n"
+        "HEAD /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    auto seen = recorder_.take();
+    ASSERT_EQ(seen.size(), 3u);
+    EXPECT_EQ(seen[0].method, Method::post);
+    EXPECT_EQ(seen[0].path, "/echo");
+    EXPECT_EQ(seen[0].status, 200u);
+    EXPECT_EQ(seen[0].received, 7u);
+    EXPECT_EQ(seen[0].sent, 5u);  // "len=7"
+    EXPECT_EQ(seen[1].path, "/file");
+    EXPECT_EQ(seen[1].received, 0u);
+    EXPECT_EQ(seen[1].sent, 10u);
+    EXPECT_EQ(seen[2].method, Method::head);
+    EXPECT_EQ(seen[2].sent, 0u);  // HEAD: no body bytes
+    EXPECT_FALSE(seen[2].aborted);
+}
+
+TEST_F(ServerTest, CountsOpenConnectionsAndRequestsInFlight) {
+    EXPECT_EQ(server_->open_connections(), 0);
+    auto out = exchange("GET /load HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_NE(out.find("\r\n\r\n1 1"), std::string::npos) << out;  // seen from inside the handler
+    for (int i = 0; i < 200 && server_->open_connections() != 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_EQ(server_->open_connections(), 0);
+    EXPECT_EQ(server_->requests_in_flight(), 0);
+}
 
 TEST_F(ServerTest, AnswersTlsClientHelloWithHttp400) {
     std::string hello("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
