@@ -16,11 +16,11 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 }
 
 /// Strips `suffix` (e.g. "/manifests") from `prefix`; the rest is the repository name.
-bool take_name(std::string_view prefix, std::string_view suffix, std::string& name) {
+bool take_name(std::string_view prefix, std::string_view suffix, std::string_view& name) {
     if (!ends_with(prefix, suffix) || prefix.size() == suffix.size()) {
         return false;
     }
-    name = std::string(prefix.substr(0, prefix.size() - suffix.size()));
+    name = prefix.substr(0, prefix.size() - suffix.size());
     return true;
 }
 
@@ -39,7 +39,7 @@ struct InflightGuard {
 
 }  // namespace
 
-Route parse_route(std::string_view path) {
+RouteView classify_route(std::string_view path) {
     using K = Route::Kind;
     if (path == "/v2" || path == "/v2/") {
         return {K::base, {}, {}};
@@ -57,8 +57,8 @@ Route parse_route(std::string_view path) {
     }
     std::string_view prefix = rest.substr(0, slash);
     std::string_view tail = rest.substr(slash + 1);
-    Route r;
-    r.arg = std::string(tail);
+    RouteView r;
+    r.arg = tail;
     if (tail.empty() && take_name(prefix, "/blobs/uploads", r.name)) {
         r.kind = K::upload_start;
     } else if (tail == "uploads" && take_name(prefix, "/blobs", r.name)) {
@@ -77,9 +77,14 @@ Route parse_route(std::string_view path) {
         return {};
     }
     if (r.kind == K::upload_start) {
-        r.arg.clear();
+        r.arg = {};
     }
     return r;
+}
+
+Route parse_route(std::string_view path) {
+    auto v = classify_route(path);
+    return {v.kind, std::string(v.name), std::string(v.arg)};
 }
 
 Api::Api(registry::Registry& registry, boost::asio::thread_pool& blocking, ApiOptions options, Gate* gate)
@@ -87,10 +92,13 @@ Api::Api(registry::Registry& registry, boost::asio::thread_pool& blocking, ApiOp
 
 awaitable<http::Response> Api::handle(http::Request& req) {
     if (req.path() == "/healthz") {
-        http::Response r;
-        r.set("Content-Type", "text/plain");
-        r.body = std::string("ok\n");
-        co_return r;
+        co_return healthz();
+    }
+    if (req.path() == "/readyz") {
+        co_return co_await readyz(options_.probes, blocking_);
+    }
+    if (req.path() == "/metrics") {
+        co_return co_await metrics_endpoint(req);
     }
     if (inflight_.fetch_add(1, std::memory_order_relaxed) >= options_.max_inflight) {
         inflight_.fetch_sub(1, std::memory_order_relaxed);
@@ -244,6 +252,31 @@ awaitable<http::Response> Api::dispatch(http::Request& req) {
         gate_->audit(req, caller, std::move(action), repo->str() + (what.empty() ? "" : "@" + what), "allowed");
     }
     co_return r;
+}
+
+awaitable<http::Response> Api::metrics_endpoint(http::Request& req) {
+    const auto& probes = options_.probes;
+    if (!gate_ || probes.metrics_public || !probes.metrics) {
+        co_return co_await metrics_page(probes, req, blocking_);
+    }
+    auto id = co_await gate_->identify(req);
+    if (id.refusal) {
+        co_return std::move(*id.refusal);
+    }
+    if (!id.caller->presented) {
+        auto r = error_response(401, "UNAUTHORIZED", "authentication required");
+        r.set("WWW-Authenticate", "Basic realm=\"dermaga\"");
+        co_return r;
+    }
+    // A bearer token's admin claim may be stale: ask the store, as the management API does.
+    auto admin = co_await run_blocking(blocking_, [&] { return gate_->services().authz.is_admin(id.caller->principal); });
+    if (!admin) {
+        co_return error_response(admin.error());
+    }
+    if (!*admin) {
+        co_return error_response(403, "DENIED", "metrics are for administrators (or set metrics.public)");
+    }
+    co_return co_await metrics_page(probes, req, blocking_);
 }
 
 awaitable<http::Response> Api::dispatch_v2(http::Request& req, Context& ctx, const Route& route) {

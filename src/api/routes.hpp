@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "api/probes.hpp"
 #include "http/message.hpp"
 #include "registry/registry.hpp"
 
@@ -27,8 +28,18 @@ struct Route {
 /// Classifies a request path.
 Route parse_route(std::string_view path);
 
+/// parse_route without copies: `name` and `arg` point into the path.
+struct RouteView {
+    Route::Kind kind = Route::Kind::not_found;
+    std::string_view name;
+    std::string_view arg;
+};
+RouteView classify_route(std::string_view path);
+
 struct ApiOptions {
     std::size_t max_inflight = 4096;  ///< beyond this, 429 TOO_MANY_REQUESTS
+    /// /healthz, /readyz and /metrics on this listener (see probes.hpp and docs/security.md).
+    Probes probes;
 };
 
 /// Serves every route. Thread-safe; `handle` may run concurrently on many io threads.
@@ -43,6 +54,9 @@ public:
 
 private:
     boost::asio::awaitable<http::Response> dispatch(http::Request& req);
+    /// GET /metrics on this listener: public without access control or with
+    /// probes.metrics_public, else for administrators.
+    boost::asio::awaitable<http::Response> metrics_endpoint(http::Request& req);
     /// Serves a /v2 route once access (if any) is settled.
     boost::asio::awaitable<http::Response> dispatch_v2(http::Request& req, Context& ctx, const Route& route);
     registry::Registry& registry_;

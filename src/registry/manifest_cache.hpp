@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "meta/meta_store.hpp"
+#include "metrics/metric.hpp"
 
 namespace dermaga::registry {
 
@@ -31,6 +32,12 @@ public:
     void put(std::string_view repo, std::string_view reference, Entry entry, std::uint64_t generation);
     /// Drops everything cached for `repo` (any write to its manifests or tags).
     void invalidate(std::string_view repo);
+
+    enum class Lookup { hit, miss };
+    /// Pull lookups answered from memory (hit) or from the database (miss); Registry counts them.
+    mutable metrics::Counter lookups{{"dermaga_manifest_cache_lookups",
+                                      "Manifest pulls answered from the memory cache (hit) or the database (miss).",
+                                      {{"result", {"hit", "miss"}}}}};
 
 private:
     struct Repo {

@@ -79,8 +79,10 @@ Result<PushedManifest> Registry::put_manifest(const RepoName& repo, const Refere
 
 Result<ManifestCache::Entry> Registry::get_manifest(const RepoName& repo, const Reference& reference) {
     if (auto hit = cache_.get(repo.str(), reference.str())) {
+        cache_.lookups.inc(ManifestCache::Lookup::hit);
         return hit;
     }
+    cache_.lookups.inc(ManifestCache::Lookup::miss);
     const auto generation = cache_.generation();
     auto rec = reference.is_digest() ? meta_.manifest_by_digest(repo.str(), reference.digest().str())
                                      : meta_.manifest_by_tag(repo.str(), reference.tag().str());

@@ -123,8 +123,14 @@ public:
     Result<ManifestCache::Entry> get_manifest(const RepoName& repo, const Reference& reference);
     /// The manifest if it is in the memory cache; never blocks (call it on any thread).
     ManifestCache::Entry cached_manifest(const RepoName& repo, const Reference& reference) const {
-        return cache_.get(repo.str(), reference.str());
+        auto hit = cache_.get(repo.str(), reference.str());
+        if (hit) {
+            cache_.lookups.inc(ManifestCache::Lookup::hit);
+        }
+        return hit;
     }
+    /// Manifest cache hits and misses (see ManifestCache::lookups).
+    const metrics::Counter& manifest_cache_lookups() const noexcept { return cache_.lookups; }
     /// By digest: deletes the manifest (and its tags). By tag: deletes the tag only.
     /// Errors: manifest_unknown.
     Result<void> delete_manifest(const RepoName& repo, const Reference& reference);

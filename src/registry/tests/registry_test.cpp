@@ -249,6 +249,23 @@ TEST_F(RegistryTest, CachedTagFollowsMovesAndDeletes) {
     EXPECT_EQ(reg_->get_manifest(r, latest).error().code, errc::manifest_unknown);
 }
 
+TEST_F(RegistryTest, CountsManifestCacheHitsAndMisses) {
+    using L = ManifestCache::Lookup;
+    auto r = repo("r");
+    auto cfg = push_blob(r, "{}");
+    auto body = R"({"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+                cfg.str() + R"(","size":2},"layers":[]})";
+    auto latest = *Reference::parse("latest");
+    ASSERT_TRUE(reg_->put_manifest(r, latest, "", body, {}));
+    const auto& lookups = reg_->manifest_cache_lookups();
+    EXPECT_FALSE(reg_->cached_manifest(r, latest));  // a miss here is counted by get_manifest
+    ASSERT_TRUE(reg_->get_manifest(r, latest));      // miss: read from the database
+    ASSERT_TRUE(reg_->get_manifest(r, latest));      // hit
+    EXPECT_TRUE(reg_->cached_manifest(r, latest));   // hit
+    EXPECT_EQ(lookups.value(L::miss), 1u);
+    EXPECT_EQ(lookups.value(L::hit), 2u);
+}
+
 TEST_F(RegistryTest, PaginationLimitIsEnforced) {
     EXPECT_EQ(reg_->catalog("", Options{}.max_page_size + 1).error().code, errc::pagination_invalid);
     EXPECT_EQ(reg_->list_tags(repo("nope"), "", 10).error().code, errc::name_unknown);
