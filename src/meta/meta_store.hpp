@@ -75,6 +75,17 @@ struct LinkedBlob {
     std::optional<std::string> data;
 };
 
+/// How much the store holds (for metrics). Counted on demand: see MetaStore::counts.
+struct StoreCounts {
+    std::uint64_t repositories = 0;    ///< holding at least one manifest (as the catalog lists them)
+    std::uint64_t manifests = 0;       ///< per repository: one digest in two repositories counts twice
+    std::uint64_t tags = 0;
+    std::uint64_t blobs = 0;           ///< each digest once, however many repositories link it
+    std::uint64_t blob_bytes = 0;      ///< sizes of those blobs, each once
+    std::uint64_t manifest_bytes = 0;  ///< sizes of the manifests counted above
+    std::uint64_t uploads = 0;         ///< upload sessions open
+};
+
 class MetaStore {
 public:
     virtual ~MetaStore() = default;
@@ -124,6 +135,15 @@ public:
     virtual Result<std::vector<Referrer>> referrers(std::string_view repo, std::string_view digest,
                                                     std::string_view artifact_type) = 0;
     virtual Result<bool> repository_exists(std::string_view repo) = 0;
+
+    // Operations -------------------------------------------------------------------------
+    /// Whether the store can serve: the database answers and its schema is at the version
+    /// this binary expects (migrations done). Cheap (one small read). Errors: errc::db_error
+    /// with a short reason that is safe to show to anyone (no paths, hosts or credentials).
+    virtual Result<void> ready() = 0;
+    /// What the store holds, in one consistent read. May scan whole tables: call it from a
+    /// background refresh every so often, never per request or per scrape.
+    virtual Result<StoreCounts> counts() = 0;
 };
 
 }  // namespace dermaga::meta

@@ -68,6 +68,11 @@ public:
     /// Ids of uploads whose bytes were last written before `modified_before` (Unix seconds), at
     /// most `limit`: used to find upload files no session refers to any more.
     virtual Result<std::vector<std::string>> stale_uploads(std::int64_t modified_before, std::size_t limit) = 0;
+
+    /// Whether the store can serve reads and writes now. Cheap (no data is written). Errors:
+    /// errc::io_error with a short reason that is safe to show to anyone (no paths, hosts or
+    /// credentials).
+    virtual Result<void> ready() = 0;
 };
 
 }  // namespace dermaga::storage

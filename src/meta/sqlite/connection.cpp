@@ -105,7 +105,10 @@ void GroupCommitter::run(WriteJob& job) {
 }
 
 void GroupCommitter::execute(const std::vector<WriteJob*>& batch) {
+    const auto start = std::chrono::steady_clock::now();
+    batch_size.observe(batch.size());
     auto fail_all = [&](const std::string& why) {
+        failures.inc();
         Error e{make_error_code(errc::db_error), why};
         for (auto* j : batch) {
             j->fail(e);
@@ -133,6 +136,7 @@ void GroupCommitter::execute(const std::vector<WriteJob*>& batch) {
         sqlite3_exec(writer_.raw(), "ROLLBACK", nullptr, nullptr, nullptr);
         fail_all(why);
     }
+    commit_seconds.observe(metrics::nanos(std::chrono::steady_clock::now() - start));
 }
 
 Transaction::Transaction(Connection& c, Mode mode) : c_(c) {

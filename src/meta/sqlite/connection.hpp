@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "metrics/metric.hpp"
 
 namespace dermaga::meta::sqlite {
 
@@ -98,6 +99,16 @@ public:
     explicit GroupCommitter(Connection& writer) : writer_(writer) {}
     void run(WriteJob& job);
 
+    /// Each group commit, from BEGIN to COMMIT.
+    metrics::Histogram commit_seconds{{"dermaga_db_commit_duration_seconds",
+                                       "Write transactions (group commits) from BEGIN to COMMIT, in seconds.", {}},
+                                      metrics::short_latency_buckets()};
+    /// Writes per group commit.
+    metrics::Histogram batch_size{{"dermaga_db_commit_batch_size", "Writes committed together in one transaction.", {}},
+                                  metrics::power_of_two_buckets(256)};
+    /// Group commits that failed as a whole (BEGIN or COMMIT: the disk or the database).
+    metrics::Counter failures{{"dermaga_db_commit_failures", "Group commits that failed to begin or commit.", {}}};
+
 private:
     void execute(const std::vector<WriteJob*>& batch);
 
@@ -133,6 +144,9 @@ public:
 
     /// A reader connection; blocks until one is free.
     Lease acquire();
+
+    /// The writer's group commit (for its metrics).
+    const GroupCommitter& committer() const noexcept { return committer_; }
 
     /// Runs f(Connection&) -> Result<T> as one atomic step of a group commit and returns its
     /// result once it is durable. A failed Result rolls back f's changes only.

@@ -83,6 +83,48 @@ int SqliteMetaStore::schema_version() {
     return s && (*s)->step() == SQLITE_ROW ? static_cast<int>((*s)->int64(0)) : -1;
 }
 
+void SqliteMetaStore::register_metrics(metrics::Registry& registry) const {
+    const auto& c = pool_->committer();
+    registry.add(c.commit_seconds);
+    registry.add(c.batch_size);
+    registry.add(c.failures);
+}
+
+Result<void> SqliteMetaStore::ready() {
+    auto c = pool_->acquire();
+    // Reads the database header through a fresh read transaction: fails when the file cannot
+    // be read, and sees a schema version another process wrote.
+    auto s = c->prepare("PRAGMA user_version");
+    if (!s) {
+        return fail(errc::db_error, "database unreachable");
+    }
+    const int rc = (*s)->step();
+    if (rc != SQLITE_ROW) {
+        return fail(errc::db_error, std::string("database unreachable: ") + sqlite3_errstr(rc));
+    }
+    const auto version = (*s)->int64(0);
+    const auto wanted = static_cast<std::int64_t>(migrations().size());
+    if (version != wanted) {
+        return fail(errc::db_error, "database schema is at version " + std::to_string(version) +
+                                        ", this binary needs " + std::to_string(wanted));
+    }
+    return {};
+}
+
+Result<StoreCounts> SqliteMetaStore::counts() {
+    auto c = pool_->acquire();
+    BEGIN_TX(tx, *c, read);
+    PREPARE(s, *c,
+            "SELECT (SELECT COUNT(DISTINCT repo_id) FROM manifests), (SELECT COUNT(*) FROM manifests), "
+            "(SELECT COUNT(*) FROM tags), (SELECT COUNT(*) FROM blobs), (SELECT COALESCE(SUM(size), 0) FROM blobs), "
+            "(SELECT COALESCE(SUM(size), 0) FROM manifests), (SELECT COUNT(*) FROM uploads)");
+    if (s.step() != SQLITE_ROW) {
+        return db_fail(*c, "counts");
+    }
+    auto u = [&](int col) { return static_cast<std::uint64_t>(s.int64(col)); };
+    return StoreCounts{u(0), u(1), u(2), u(3), u(4), u(5), u(6)};
+}
+
 Result<std::optional<std::uint64_t>> SqliteMetaStore::linked_blob(std::string_view repo, std::string_view digest) {
     auto c = pool_->acquire();
     PREPARE(s, *c,

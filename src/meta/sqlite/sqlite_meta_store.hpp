@@ -7,6 +7,7 @@
 
 #include "meta/auth_store.hpp"
 #include "meta/meta_store.hpp"
+#include "metrics/registry.hpp"
 
 namespace dermaga::meta {
 
@@ -44,12 +45,17 @@ public:
     Result<std::vector<Referrer>> referrers(std::string_view repo, std::string_view digest,
                                             std::string_view artifact_type) override;
     Result<bool> repository_exists(std::string_view repo) override;
+    Result<void> ready() override;
+    Result<StoreCounts> counts() override;
 
     /// The access-control store on the same database and connections.
     std::unique_ptr<AuthStore> auth_store() const;
 
     /// Schema version after migrations (for tests and `check-config`).
     int schema_version();
+
+    /// Shows the group commit's metrics (commit latency, batch size, failures) in `registry`.
+    void register_metrics(metrics::Registry& registry) const;
 
 private:
     std::shared_ptr<sqlite::Pool> pool_;

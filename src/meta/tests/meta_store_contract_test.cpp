@@ -9,6 +9,8 @@
 #include <thread>
 #include <memory>
 
+#include <sqlite3.h>
+
 #include "meta/sqlite/sqlite_meta_store.hpp"
 
 using namespace dermaga;
@@ -224,6 +226,41 @@ TEST_P(MetaStoreContract, ConcurrentWritersAllCommitAndFailuresStayAlone) {
     }
 }
 
+TEST_P(MetaStoreContract, ReadyOnceOpened) {
+    auto r = store_->ready();
+    EXPECT_TRUE(r) << r.error().detail;
+}
+
+TEST_P(MetaStoreContract, CountsWhatItHolds) {
+    auto empty = store_->counts();
+    ASSERT_TRUE(empty) << empty.error().detail;
+    EXPECT_EQ(empty->repositories, 0u);
+    EXPECT_EQ(empty->blob_bytes, 0u);
+    ASSERT_TRUE(store_->link_blob("a", blob_a, 100, "", 1));
+    ASSERT_TRUE(store_->link_blob("b", blob_a, 100, "", 1));  // the same blob twice: counted once
+    ASSERT_TRUE(store_->link_blob("b", blob_b, 20, "", 1, std::string(20, 'x')));
+    ASSERT_TRUE(store_->link_blob("blobs-only", blob_c, 3, "", 1));
+    ASSERT_TRUE(store_->put_manifest(manifest("a", man_1, {"v1", "latest"})));
+    ASSERT_TRUE(store_->put_manifest(manifest("b", man_1, {})));  // same digest, other repository
+    ASSERT_TRUE(store_->put_manifest(manifest("b", man_2, {"v2"})));
+    ASSERT_TRUE(store_->create_upload(UploadRow{"u1", "a", 1, 1, ""}));
+    ASSERT_TRUE(store_->create_upload(UploadRow{"u2", "b", 1, 1, ""}));
+    auto c = store_->counts();
+    ASSERT_TRUE(c) << c.error().detail;
+    EXPECT_EQ(c->repositories, 2u) << "a repository with blobs only is not listed";
+    EXPECT_EQ(c->manifests, 3u);
+    EXPECT_EQ(c->tags, 3u);
+    EXPECT_EQ(c->blobs, 3u);
+    EXPECT_EQ(c->blob_bytes, 123u);
+    EXPECT_EQ(c->manifest_bytes, 2 * manifest("a", man_1, {}).body.size() + manifest("b", man_2, {}).body.size());
+    EXPECT_EQ(c->uploads, 2u);
+    ASSERT_TRUE(store_->delete_upload("u1"));
+    ASSERT_TRUE(store_->delete_tag("a", "v1"));
+    c = store_->counts();
+    EXPECT_EQ(c->uploads, 1u);
+    EXPECT_EQ(c->tags, 2u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, MetaStoreContract,
                          ::testing::Values(Backend{"sqlite", [](const std::filesystem::path& d) {
                              return std::unique_ptr<MetaStore>(
@@ -232,3 +269,42 @@ INSTANTIATE_TEST_SUITE_P(Backends, MetaStoreContract,
                          [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
+
+TEST(SqliteMetaStore, NotReadyWhenTheSchemaVersionDiffers) {
+    const auto dir = std::filesystem::temp_directory_path() / ("dermaga-meta-ready-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const auto path = (dir / "meta.db").string();
+    SqliteMetaStore store(path, 2);
+    ASSERT_TRUE(store.ready());
+    // Another process (a newer node, or a half-done migration) changes the schema version.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+    auto r = store.ready();
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, errc::db_error);
+    EXPECT_NE(r.error().detail.find("schema is at version 99"), std::string::npos) << r.error().detail;
+    std::filesystem::remove_all(dir);
+}
+
+TEST(SqliteMetaStore, GroupCommitsAreMeasured) {
+    const auto dir = std::filesystem::temp_directory_path() / ("dermaga-meta-metrics-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    {
+        SqliteMetaStore store((dir / "meta.db").string(), 2);
+        metrics::Registry reg;
+        store.register_metrics(reg);
+        for (int i = 0; i < 3; ++i) {
+            ASSERT_TRUE(store.create_upload(UploadRow{"u" + std::to_string(i), "r", 1, 1, ""}));
+        }
+        const auto text = reg.expose();
+        // One at a time: three commits of one write each.
+        EXPECT_NE(text.find("dermaga_db_commit_batch_size_sum 3\ndermaga_db_commit_batch_size_count 3\n"),
+                  std::string::npos)
+            << text;
+        EXPECT_NE(text.find("dermaga_db_commit_duration_seconds_count 3\n"), std::string::npos);
+        EXPECT_NE(text.find("dermaga_db_commit_failures_total 0\n"), std::string::npos);
+    }
+    std::filesystem::remove_all(dir);
+}

@@ -144,6 +144,23 @@ FsBlobStore::FsBlobStore(fs::path root) : root_(std::move(root)) {
     }
 }
 
+Result<void> FsBlobStore::ready() {
+    for (const char* sub : {"blobs", "uploads"}) {
+        const auto p = root_ / sub;
+        struct stat st {};
+        if (::stat(p.c_str(), &st) != 0) {
+            return fail(errc::io_error, std::string(sub) + " directory unreachable: " + std::strerror(errno));
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            return fail(errc::io_error, std::string(sub) + " is not a directory");
+        }
+        if (::access(p.c_str(), W_OK | X_OK) != 0) {
+            return fail(errc::io_error, std::string(sub) + " directory not writable: " + std::strerror(errno));
+        }
+    }
+    return {};
+}
+
 fs::path FsBlobStore::blob_path(const Digest& d) const {
     auto hex = d.hex();
     const char* alg = d.algorithm() == DigestAlgorithm::sha256 ? "sha256" : "sha512";

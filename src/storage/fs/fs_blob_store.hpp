@@ -34,6 +34,9 @@ public:
     Result<void> commit_upload(std::string_view id, const Digest& digest) override;
     Result<void> delete_upload(std::string_view id) override;
     Result<std::vector<std::string>> stale_uploads(std::int64_t modified_before, std::size_t limit) override;
+    /// blobs/ and uploads/ are directories we may write to (a read-only remount or a vanished
+    /// mount fails this; root ignores permission bits, so they are not checked for it).
+    Result<void> ready() override;
 
 private:
     std::filesystem::path blob_path(const Digest& d) const;

@@ -141,6 +141,11 @@ TEST_P(BlobStoreContract, LargeUploadAcrossWritersReadsBackExactly) {
     EXPECT_TRUE(read_all(*b) == data) << "committed bytes differ from what was written";
 }
 
+TEST_P(BlobStoreContract, ReadyOnceOpened) {
+    auto r = store_->ready();
+    EXPECT_TRUE(r) << r.error().detail;
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, BlobStoreContract,
                          ::testing::Values(Backend{"fs", [](const std::filesystem::path& p) {
                              return std::unique_ptr<BlobStore>(std::make_unique<FsBlobStore>(p));

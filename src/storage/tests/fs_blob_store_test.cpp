@@ -80,3 +80,24 @@ TEST(FsBlobStore, UploadsAreWrittenBehindAndLeaveThePageCache) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(FsBlobStore, NotReadyWhenItsDirectoriesAreGone) {
+    const auto dir = std::filesystem::temp_directory_path() / ("dermaga-fs-ready-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    FsBlobStore store(dir);
+    ASSERT_TRUE(store.ready());
+    // A storage mount that vanished looks like this from the process's side.
+    std::filesystem::remove_all(dir / "uploads");
+    auto r = store.ready();
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, errc::io_error);
+    EXPECT_EQ(r.error().detail.rfind("uploads directory unreachable", 0), 0u) << r.error().detail;
+    EXPECT_EQ(r.error().detail.find(dir.string()), std::string::npos) << "no paths in the reason";
+    std::filesystem::create_directories(dir / "uploads");
+    EXPECT_TRUE(store.ready());
+    std::filesystem::remove_all(dir);
+}
+
+}  // namespace
