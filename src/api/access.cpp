@@ -134,6 +134,7 @@ asio::awaitable<Identified> Gate::identify(http::Request& req) {
         } else {
             g = co_await run_blocking(blocking_, [&] { return services_.tokens.verify(token); });
         }
+        services_.authn.record(auth::AuthMethod::bearer, g ? auth::AuthOutcome::success : auth::AuthOutcome::failure);
         if (!g) {
             out.refusal = challenge(req, {});
             co_return out;

@@ -164,7 +164,40 @@ Result<Principal> Authenticator::revalidate(const Checked& c) {
     return out;
 }
 
+AuthMethod credential_method(std::string_view user, std::string_view secret) {
+    if (user.find('+') != std::string_view::npos) {
+        return AuthMethod::robot;
+    }
+    return secret.substr(0, pat_prefix.size()) == pat_prefix ? AuthMethod::token : AuthMethod::password;
+}
+
+Result<Principal> Authenticator::counted(AuthMethod m, Result<Principal> r) {
+    const auto o = r                                        ? AuthOutcome::success
+                   : r.error().code == errc::unauthenticated ? AuthOutcome::failure
+                   : r.error().code == errc::locked          ? AuthOutcome::locked
+                                                             : AuthOutcome::error;
+    attempts.inc(m, o);
+    return r;
+}
+
 Result<Principal> Authenticator::login(std::string_view user, std::string_view secret, std::string_view address) {
+    return counted(credential_method(user, secret), login_uncounted(user, secret, address));
+}
+
+Result<Principal> Authenticator::basic(std::string_view user, std::string_view secret, std::string_view address) {
+    return counted(credential_method(user, secret), basic_uncounted(user, secret, address));
+}
+
+Result<Principal> Authenticator::certificate(std::string_view cn, std::string_view address) {
+    return counted(AuthMethod::certificate, certificate_uncounted(cn, address));
+}
+
+Result<Principal> Authenticator::refreshed(const meta::RefreshRow& row) {
+    return counted(AuthMethod::refresh, refreshed_uncounted(row));
+}
+
+Result<Principal> Authenticator::login_uncounted(std::string_view user, std::string_view secret,
+                                                 std::string_view address) {
     DERMAGA_TRY(checked, login_checked(user, secret, address));
     return std::move(checked.principal);
 }
@@ -200,6 +233,7 @@ Result<Authenticator::Checked> Authenticator::login_checked(std::string_view use
             std::lock_guard lock(mu_);
             cache_.clear();
             audit(user, "user", address, "lockout", *key + " locked for " + std::to_string(st.locked_until - now) + "s");
+            lockouts.inc(key == &user_key ? 0 : 1);  // user, address
         }
     }
     const bool slow = us.failures >= options_.slow_after || is.failures >= options_.slow_after || us.locked_until > now;
@@ -222,7 +256,8 @@ void Authenticator::remember(const std::string& key, Checked checked, std::int64
     cache_[key] = CacheEntry{std::move(checked), now + cache_seconds};
 }
 
-Result<Principal> Authenticator::basic(std::string_view user, std::string_view secret, std::string_view address) {
+Result<Principal> Authenticator::basic_uncounted(std::string_view user, std::string_view secret,
+                                                 std::string_view address) {
     std::string key = std::string(user);
     key.push_back('\0');
     key.append(secret);
@@ -241,7 +276,7 @@ Result<Principal> Authenticator::basic(std::string_view user, std::string_view s
     return std::move(checked.principal);
 }
 
-Result<Principal> Authenticator::certificate(std::string_view cn, std::string_view address) {
+Result<Principal> Authenticator::certificate_uncounted(std::string_view cn, std::string_view address) {
     const std::string key = "cert:" + std::string(cn);
     const auto now = clock_.now_unix();
     if (auto hit = recall(key, now)) {
@@ -258,7 +293,7 @@ Result<Principal> Authenticator::certificate(std::string_view cn, std::string_vi
     return p;
 }
 
-Result<Principal> Authenticator::refreshed(const meta::RefreshRow& row) {
+Result<Principal> Authenticator::refreshed_uncounted(const meta::RefreshRow& row) {
     const auto now = clock_.now_unix();
     if (row.subject_kind == "robot") {
         DERMAGA_TRY(r, store_.robot_by_id(row.subject_id));

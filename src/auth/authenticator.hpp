@@ -20,6 +20,7 @@
 #include "auth/secrets.hpp"
 #include "core/clock.hpp"
 #include "meta/auth_store.hpp"
+#include "metrics/metric.hpp"
 
 namespace dermaga::auth {
 
@@ -43,6 +44,11 @@ struct LoginOptions {
 constexpr std::string_view pat_prefix = "dmg_pat_";
 constexpr std::string_view robot_prefix = "dmg_robot_";
 
+/// How a caller authenticated (the `method` label of the authentication metrics).
+enum class AuthMethod { password, token, robot, certificate, bearer, refresh };
+/// What came of it: accepted, wrong credentials, refused while locked out, or a backend error.
+enum class AuthOutcome { success, failure, locked, error };
+
 class Authenticator {
 public:
     Authenticator(meta::AuthStore& store, const Clock& clock, AuditLog& audit, LoginOptions options,
@@ -60,6 +66,18 @@ public:
     /// The principal a refresh token stands for, if still valid. Errors: unauthenticated.
     Result<Principal> refreshed(const meta::RefreshRow& row);
 
+    /// Counts one authentication by a way this class does not see (a bearer token). Lock-free.
+    void record(AuthMethod m, AuthOutcome o) { attempts.inc(m, o); }
+
+    /// Credentials presented (each request's, and each login at the token endpoint).
+    metrics::Counter attempts{{"dermaga_auth_attempts",
+                               "Authentications by method and outcome (one per request or login with credentials).",
+                               {{"method", {"password", "token", "robot", "certificate", "bearer", "refresh"}},
+                                {"outcome", {"success", "failure", "locked", "error"}}}}};
+    /// Failed logins that locked a user name or a client address.
+    metrics::Counter lockouts{{"dermaga_auth_lockouts", "Lockouts after repeated failed logins, by what was locked.",
+                               {{"key", {"user", "address"}}}}};
+
 private:
     struct Checked {
         Principal principal;
@@ -73,6 +91,12 @@ private:
     void remember(const std::string& key, Checked checked, std::int64_t now);
     Result<Checked> check_user(std::string_view user, std::string_view secret);
     Result<Principal> revalidate(const Checked& c);
+    // The public checks without counting; each public one counts its outcome.
+    Result<Principal> login_uncounted(std::string_view user, std::string_view secret, std::string_view address);
+    Result<Principal> basic_uncounted(std::string_view user, std::string_view secret, std::string_view address);
+    Result<Principal> certificate_uncounted(std::string_view cn, std::string_view address);
+    Result<Principal> refreshed_uncounted(const meta::RefreshRow& row);
+    Result<Principal> counted(AuthMethod m, Result<Principal> r);
     void audit(std::string_view actor, std::string_view kind, std::string_view address, std::string_view outcome,
                std::string_view detail);
 
@@ -92,5 +116,9 @@ private:
 
 /// A Principal for a user row.
 Principal user_principal(const meta::UserRow& u, std::string method);
+
+/// The method a user name and secret stand for: a robot ("org+name"), a personal access
+/// token (its prefix), or a password (local or directory).
+AuthMethod credential_method(std::string_view user, std::string_view secret);
 
 }  // namespace dermaga::auth

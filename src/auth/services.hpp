@@ -7,6 +7,7 @@
 #include "auth/authenticator.hpp"
 #include "auth/authorizer.hpp"
 #include "auth/token_service.hpp"
+#include "metrics/registry.hpp"
 
 namespace dermaga::auth {
 
@@ -28,6 +29,13 @@ public:
           tokens(store, clock, this->options.token),
           authn(store, clock, audit, this->options.login, std::move(external)),
           authz(store) {}
+
+    /// Shows authentication attempts, lockouts and tokens issued in `registry`.
+    void register_metrics(metrics::Registry& registry) const {
+        registry.add(authn.attempts);
+        registry.add(authn.lockouts);
+        registry.add(tokens.issued);
+    }
 
     meta::AuthStore& store;
     const Clock& clock;

@@ -94,7 +94,11 @@ Result<std::string> TokenService::issue(const Principal& p, const std::vector<Ac
         c.extra["pat"] = p.token_id;
         c.extra["scp"] = p.scope;
     }
-    return encode_jwt(c, *key);
+    auto token = encode_jwt(c, *key);
+    if (token) {
+        issued.inc(TokenKind::access);
+    }
+    return token;
 }
 
 std::optional<Grant> TokenService::verified(std::string_view token) {
@@ -181,6 +185,7 @@ Result<std::string> TokenService::issue_refresh(const Principal& p) {
     const auto now = clock_.now_unix();
     row.expires_at = now + options_.refresh_ttl;
     DERMAGA_CHECK(store_.put_refresh(secret_hash(secret), row, now));
+    issued.inc(TokenKind::refresh);
     return secret;
 }
 

@@ -13,6 +13,7 @@
 #include "auth/roles.hpp"
 #include "core/clock.hpp"
 #include "meta/auth_store.hpp"
+#include "metrics/metric.hpp"
 
 namespace dermaga::auth {
 
@@ -56,6 +57,11 @@ public:
     Result<std::string> issue_refresh(const Principal& p);
     /// The subject of a live refresh token: ("user"|"robot"|"pat", id). Errors: unauthenticated.
     Result<meta::RefreshRow> check_refresh(std::string_view token);
+
+    enum class TokenKind { access, refresh };
+    /// Tokens handed out by issue() and issue_refresh().
+    metrics::Counter issued{{"dermaga_auth_tokens_issued", "Tokens issued by the token endpoint, by kind.",
+                             {{"kind", {"access", "refresh"}}}}};
 
 private:
     Result<void> reload_locked();
