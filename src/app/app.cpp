@@ -20,6 +20,7 @@
 #include "api/access.hpp"
 #include "api/routes.hpp"
 #include "app/bootstrap.hpp"
+#include "app/telemetry.hpp"
 #include "core/blocking.hpp"
 #include "core/clock.hpp"
 #include "core/log.hpp"
@@ -35,7 +36,7 @@ namespace asio = boost::asio;
 namespace {
 unsigned cores() { return std::max(1u, std::thread::hardware_concurrency()); }
 
-http::ServerOptions server_options(const Config& c) {
+http::ServerOptions server_options(const Config& c, http::ServerObserver* observer = nullptr) {
     http::ServerOptions o{.read_timeout = std::chrono::seconds(c.http_read_timeout),
                           .write_timeout = std::chrono::seconds(c.http_write_timeout),
                           .idle_timeout = std::chrono::seconds(c.http_idle_timeout),
@@ -43,6 +44,7 @@ http::ServerOptions server_options(const Config& c) {
                           .max_connections = c.http_max_connections,
                           .access_log = c.log_access,
                           .min_body_rate = c.http_min_body_rate};
+    o.observer = observer;
     if (c.tls_enabled()) {
         auto auth = c.http_tls_client_auth == "require"    ? http::ClientAuth::require
                     : c.http_tls_client_auth == "optional" ? http::ClientAuth::optional
@@ -70,8 +72,52 @@ struct App::Impl {
           auth_store(meta.auth_store()),
           auth(config.auth_enabled ? make_auth_services(config, *auth_store, clock) : nullptr),
           gate(auth ? std::make_unique<api::Gate>(*auth, blocking, !config.http_tls_cert.empty()) : nullptr),
-          api(registry, blocking, api::ApiOptions{config.http_max_inflight}, gate.get()),
-          server(io, server_options(config), [this](http::Request& req) { return api.handle(req); }) {}
+          telemetry(io, meta, blocking, config.metrics_store_interval),
+          api(registry, blocking, api::ApiOptions{config.http_max_inflight, probes(config.metrics_addr.empty())},
+              gate.get()),
+          server(io, server_options(config, config.metrics_enabled ? &telemetry.requests : nullptr),
+                 [this](http::Request& req) { return api.handle(req); }) {
+        if (!config.metrics_enabled) {
+            return;
+        }
+        telemetry.register_common(server, blocking_threads, version());
+        // The page is written on the blocking pool, so the readiness check may run here too.
+        telemetry.registry.add_gauge({"dermaga_ready", "1 when /readyz would answer 200 (database, storage, schema).", {}},
+                                     [this] { return ready() ? 1.0 : 0.0; });
+        meta.register_metrics(telemetry.registry);
+        telemetry.registry.add(registry.manifest_cache_lookups());
+        if (auth) {
+            auth->register_metrics(telemetry.registry);
+        }
+        if (!config.metrics_addr.empty()) {
+            metrics_probes = probes(true);
+            metrics_server = std::make_unique<http::Server>(io, server_options(config),
+                                                            api::probe_handler(metrics_probes, blocking));
+        }
+    }
+
+    /// Whether this node can serve: the database, its schema, and the blob storage. Blocking.
+    Result<void> ready() {
+        if (auto r = meta.ready(); !r) {
+            return tl::unexpected(Error{r.error().code, "database: " + r.error().detail});
+        }
+        if (auto r = blobs.ready(); !r) {
+            return tl::unexpected(Error{r.error().code, "storage: " + r.error().detail});
+        }
+        return {};
+    }
+
+    /// /readyz and /metrics; `with_metrics` false: /metrics is served by the metrics listener
+    /// instead (or not at all).
+    api::Probes probes(bool with_metrics) {
+        api::Probes p;
+        p.ready = [this] { return ready(); };
+        if (config.metrics_enabled && with_metrics) {
+            p.metrics = [this] { return telemetry.registry.expose(); };
+        }
+        p.metrics_public = config.metrics_public;
+        return p;
+    }
 
     Config config;
     unsigned io_threads;
@@ -85,8 +131,11 @@ struct App::Impl {
     std::unique_ptr<meta::AuthStore> auth_store;
     std::unique_ptr<auth::Services> auth;
     std::unique_ptr<api::Gate> gate;
+    Telemetry telemetry;
     api::Api api;
     http::Server server;
+    api::Probes metrics_probes;                   ///< the metrics listener's (metrics.addr)
+    std::unique_ptr<http::Server> metrics_server;  ///< when metrics.addr is set
     asio::steady_timer sweep_timer{io};
     std::vector<std::thread> threads;
 
@@ -130,8 +179,17 @@ std::uint16_t App::start() {
     for (unsigned i = 0; i < impl_->io_threads; ++i) {
         impl_->threads.emplace_back([this] { impl_->io.run(); });
     }
+    if (impl_->metrics_server) {
+        auto [mhost, mport] = *split_addr(impl_->config.metrics_addr, "metrics.addr");
+        impl_->metrics_server->listen(mhost, mport);
+        log::info("metrics_listening", {{"addr", std::string_view(mhost)},
+                                        {"port", static_cast<std::uint64_t>(impl_->metrics_server->port())}});
+    }
     impl_->started = true;
     asio::co_spawn(impl_->io, impl_->sweep_uploads(), asio::detached);
+    if (impl_->config.metrics_enabled) {
+        impl_->telemetry.start();
+    }
     auto bound = impl_->server.port();
     log::info("listening", {{"addr", std::string_view(host)},
                             {"port", static_cast<std::uint64_t>(bound)},
@@ -151,6 +209,10 @@ void App::stop() {
         std::condition_variable cv;
         bool done = false;
         asio::post(impl_->io, [this] { impl_->sweep_timer.cancel(); });
+        impl_->telemetry.stop();
+        if (impl_->metrics_server) {
+            impl_->metrics_server->shutdown(std::chrono::seconds(0), [] {});
+        }
         impl_->server.shutdown(std::chrono::seconds(impl_->config.http_shutdown_grace), [&] {
             std::lock_guard lock(mu);
             done = true;
@@ -169,6 +231,8 @@ void App::stop() {
 }
 
 Result<void> App::reload_tls() { return impl_->server.reload_tls(); }
+
+std::uint16_t App::metrics_port() const { return impl_->metrics_server ? impl_->metrics_server->port() : 0; }
 
 namespace {
 sigset_t shutdown_signals() {

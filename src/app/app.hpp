@@ -20,8 +20,11 @@ public:
     App(const App&) = delete;
     App& operator=(const App&) = delete;
 
-    /// Binds the listener and starts the I/O threads. Returns the bound port.
+    /// Binds the listener (and the metrics listener, with metrics.addr) and starts the I/O
+    /// threads. Returns the bound port.
     std::uint16_t start();
+    /// The metrics listener's bound port after start(); 0 without metrics.addr.
+    std::uint16_t metrics_port() const;
     /// Graceful stop: no new connections, in-flight requests finish (up to the grace period),
     /// threads joined. Idempotent.
     void stop();

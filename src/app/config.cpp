@@ -170,6 +170,10 @@ const std::vector<Key>& keys() {
         str_key("auth.ldap.ca_file", "CA certificate (PEM) to verify the LDAP server", &Config::ldap_ca_file),
         num_key("auth.ldap.timeout", "limit for each LDAP network step", &Config::ldap_timeout, parse_duration),
         bool_key("auth.certificate_users", "a verified client certificate's CN logs in that user", &Config::auth_certificate_users),
+        bool_key("metrics.enabled", "keep request metrics and serve /metrics", &Config::metrics_enabled),
+        str_key("metrics.addr", "separate plain-HTTP listener for /metrics, /healthz, /readyz (empty: on http.addr)", &Config::metrics_addr),
+        bool_key("metrics.public", "/metrics on http.addr without credentials when access control is on", &Config::metrics_public),
+        num_key("metrics.store_interval", "how often the stored-object counts are recounted", &Config::metrics_store_interval, parse_duration),
     };
     return all;
 }
@@ -272,10 +276,10 @@ Result<void> apply_env(Config& c, const std::map<std::string, std::string>& env)
     return {};
 }
 
-Result<std::pair<std::string, std::uint16_t>> split_addr(const std::string& addr) {
+Result<std::pair<std::string, std::uint16_t>> split_addr(const std::string& addr, const std::string& key) {
     auto colon = addr.rfind(':');
     if (colon == std::string::npos) {
-        return bad("http.addr", "expected host:port, got \"" + addr + "\"");
+        return bad(key, "expected host:port, got \"" + addr + "\"");
     }
     std::string host = addr.substr(0, colon);
     if (host.empty()) {
@@ -284,9 +288,9 @@ Result<std::pair<std::string, std::uint16_t>> split_addr(const std::string& addr
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
         host = host.substr(1, host.size() - 2);
     }
-    auto port = parse_uint("http.addr", std::string_view(addr).substr(colon + 1));
+    auto port = parse_uint(key, std::string_view(addr).substr(colon + 1));
     if (!port || *port > 65535) {
-        return bad("http.addr", "port must be 0-65535");
+        return bad(key, "port must be 0-65535");
     }
     return std::pair{host, static_cast<std::uint16_t>(*port)};
 }
@@ -351,6 +355,15 @@ Result<void> validate(const Config& c) {
         }
     }
     DERMAGA_CHECK(validate_tls(c));
+    if (!c.metrics_addr.empty()) {
+        DERMAGA_CHECK(split_addr(c.metrics_addr, "metrics.addr"));
+        if (!c.metrics_enabled) {
+            return bad("metrics.addr", "set, but metrics.enabled is false");
+        }
+    }
+    if (c.metrics_store_interval < 1) {
+        return bad("metrics.store_interval", "must be at least 1s");
+    }
     if (c.data_dir.empty()) {
         return bad("storage.data_dir", "must not be empty");
     }

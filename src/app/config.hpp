@@ -68,6 +68,11 @@ struct Config {
     bool ldap_start_tls = false;
     std::string ldap_ca_file;
     std::int64_t ldap_timeout = 5;
+    // metrics
+    bool metrics_enabled = true;
+    std::string metrics_addr;  ///< separate listener for /metrics; empty: on http_addr
+    bool metrics_public = false;  ///< /metrics on http_addr without credentials (access control on)
+    std::int64_t metrics_store_interval = 60;  ///< seconds between recounts of stored objects
     // log
     std::string log_level = "info";
     bool log_access = true;
@@ -99,8 +104,8 @@ std::vector<std::vector<std::string>> describe(const Config& c);
 /// The LDAP client settings from the auth.ldap.* keys.
 auth::ldap::Config ldap_config(const Config& c);
 
-/// Splits "host:port". Errors: errc::invalid.
-Result<std::pair<std::string, std::uint16_t>> split_addr(const std::string& addr);
+/// Splits "host:port". Errors: errc::invalid, naming `key`.
+Result<std::pair<std::string, std::uint16_t>> split_addr(const std::string& addr, const std::string& key = "http.addr");
 
 }  // namespace dermaga::app
 

@@ -30,8 +30,8 @@ public:
     Gauge& gauge(Desc d);
     Histogram& histogram(Desc d, Buckets b);
 
-    /// A label-less value read when scraped. `read` runs on the scraping thread: it must be
-    /// cheap and must not block on I/O (read an atomic or a cached value).
+    /// A label-less value read when scraped. `read` runs on the scraping thread (in Dermaga a
+    /// blocking-pool thread): keep it cheap — an atomic, a cached value, a quick local check.
     void add_gauge(Desc d, std::function<double()> read);
     void add_counter(Desc d, std::function<double()> read);
 

@@ -171,6 +171,8 @@ void ApiTest::restart_app() {
     start_app();
 }
 
+std::uint16_t ApiTest::metrics_port() const { return app_->metrics_port(); }
+
 std::unique_ptr<HttpClient> ApiTest::new_client() const {
     return std::make_unique<HttpClient>("127.0.0.1", port_);
 }

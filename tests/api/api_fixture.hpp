@@ -91,6 +91,8 @@ protected:
     /// Stops the App and starts a new one on the same data directory (a new port).
     void restart_app();
     std::uint16_t port() const { return port_; }
+    /// The metrics listener's port (0 without metrics.addr).
+    std::uint16_t metrics_port() const;
     HttpClient& http() { return *client_; }
     std::unique_ptr<HttpClient> new_client() const;
 

@@ -85,3 +85,26 @@ TEST(Config, TlsCombinationsThatMakeNoSenseAreRejectedNamingTheKey) {
               }).rfind("http.tls.client_auth:", 0),
               0u);
 }
+
+TEST(Config, MetricsKeysAndTheirChecks) {
+    Config c;
+    EXPECT_TRUE(c.metrics_enabled);
+    EXPECT_TRUE(c.metrics_addr.empty());
+    ASSERT_TRUE(apply_yaml(c, "metrics:\n  addr: 127.0.0.1:9102\n  public: true\n  store_interval: 5m\n"));
+    EXPECT_EQ(c.metrics_addr, "127.0.0.1:9102");
+    EXPECT_TRUE(c.metrics_public);
+    EXPECT_EQ(c.metrics_store_interval, 300);
+    EXPECT_TRUE(validate(c));
+    ASSERT_TRUE(apply_env(c, {{"DERMAGA_METRICS_ENABLED", "false"}}));
+    auto off = validate(c);
+    ASSERT_FALSE(off);
+    EXPECT_NE(off.error().detail.find("metrics.addr"), std::string::npos) << off.error().detail;
+    c = Config{};
+    c.metrics_addr = "9102";
+    auto bad = validate(c);
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().detail.rfind("metrics.addr", 0), 0u) << bad.error().detail;
+    c = Config{};
+    c.metrics_store_interval = 0;
+    EXPECT_FALSE(validate(c));
+}
