@@ -37,7 +37,7 @@ else
   CHUNKED=${BENCH_CHUNKED:-256M} REPOS=${BENCH_REPOS:-5000} TAGS=${BENCH_TAGS:-500}
 fi
 CAT_DUR=$(awk -v d="$DUR" 'BEGIN{print 2*d}')
-SCENARIOS=${BENCH_SCENARIOS:-"blob-push-huge blob-push-large blob-pull-large chunked-push small-image-push manifest-get tag-list mixed catalog-walk auth tls restart"}
+SCENARIOS=${BENCH_SCENARIOS:-"blob-push-huge blob-push-large blob-pull-large chunked-push small-image-push manifest-get tag-list mixed catalog-walk auth tls metrics restart"}
 ROUNDS=${BENCH_ROUNDS:-3}   # interleaved rounds of the short timed scenarios (median kept)
 LG_MAX=240   # hard cap (s) per loadgen invocation
 SIDES=(dermaga distribution)
@@ -254,6 +254,21 @@ tls_runs() {
   SIDES=("${plain[@]}")
 }
 
+# What metrics cost (issue 12: within noise): manifest GET on the main Dermaga (metrics on, the
+# default) against a second one with metrics.enabled=false, interleaved rounds, medians kept.
+# Meanwhile /metrics of the first is scraped every second, far more often than Prometheus would.
+metrics_cost() {
+  DERMAGA_METRICS_ENABLED=false start_server dermaga-nometrics "$DERMAGA"
+  (while :; do curl -s -o /dev/null "http://127.0.0.1:${PORT[dermaga]}/metrics"; sleep 1; done) &
+  local scraper=$!
+  local SIDES=(dermaga dermaga-nometrics)
+  rounds_pair manifest-get-metrics manifest-get -c 16 --duration "$DUR" --warmup "$WARM"
+  kill "$scraper" 2>/dev/null; wait "$scraper" 2>/dev/null
+  [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${PORT[dermaga-nometrics]}/metrics") == 404 ]] ||
+    log "dermaga-nometrics serves /metrics: the comparison is not metrics on vs off"
+  stop_server dermaga-nometrics
+}
+
 for sc in $SCENARIOS; do
   case $sc in
     blob-push-huge) huge ;;
@@ -278,6 +293,7 @@ for sc in $SCENARIOS; do
     auth) auth_cost ;;
     restart) DO_RESTART=1 ;;  # last, after the final RSS sample: see below
     tls) tls_runs ;;
+    metrics) metrics_cost ;;
     catalog-walk) pair catalog-walk catalog-walk -c 2 --repos "$REPOS" --page 100 --duration "$CAT_DUR" --setup-timeout 150 ;;
     *) die "unknown scenario $sc" ;;
   esac
@@ -364,6 +380,17 @@ TABLE=$(
     fi
     echo "| bearer token | $(cell manifest-get-bearer dermaga-auth ops_per_s) | $(cell manifest-get-bearer dermaga-auth p99_ms) |"
     echo "| HTTP Basic | $(cell manifest-get-basic dermaga-auth ops_per_s) | $(cell manifest-get-basic dermaga-auth p99_ms) |"
+  fi
+  if [[ -e "$WORK/res.manifest-get-metrics.dermaga-nometrics" ]]; then
+    echo
+    echo "Metrics (Dermaga only): manifest-get c=16, median of $ROUNDS interleaved rounds; /metrics scraped every second while on:"
+    echo
+    echo "| metrics | req/s | p99 (ms) |"
+    echo "|---|---:|---:|"
+    echo "| on (default) | $(cell manifest-get-metrics dermaga ops_per_s) | $(cell manifest-get-metrics dermaga p99_ms) |"
+    echo "| off (metrics.enabled: false) | $(cell manifest-get-metrics dermaga-nometrics ops_per_s) | $(cell manifest-get-metrics dermaga-nometrics p99_ms) |"
+    on=$(cell manifest-get-metrics dermaga ops_per_s); off=$(cell manifest-get-metrics dermaga-nometrics ops_per_s)
+    echo "| on / off | $(ratio "${on%% *}" "${off%% *}") | |"
   fi
   echo
   echo "Total runtime: $(($(date +%s) - T_START)) s. A cell marked (N err) had N failed requests (non-2xx or transport)."
