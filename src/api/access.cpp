@@ -42,6 +42,12 @@ bool plausible_host(std::string_view h) {
 
 }  // namespace
 
+http::Response basic_challenge() {
+    auto r = error_response(401, "UNAUTHORIZED", "authentication required");
+    r.set("WWW-Authenticate", "Basic realm=\"dermaga\"");
+    return r;
+}
+
 std::string repository_scope(const std::string& repo, unsigned actions) {
     std::string out = "repository:" + repo + ":";
     auto names = auth::action_names(actions);

@@ -65,6 +65,10 @@ private:
     bool tls_;
 };
 
+/// 401 asking for HTTP Basic credentials, for endpoints people and scripts call directly
+/// (/api/v1, /metrics) rather than container clients.
+http::Response basic_challenge();
+
 /// "repository:<name>:pull,push" for a scope in challenges.
 std::string repository_scope(const std::string& repo, unsigned actions);
 

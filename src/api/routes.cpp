@@ -264,9 +264,7 @@ awaitable<http::Response> Api::metrics_endpoint(http::Request& req) {
         co_return std::move(*id.refusal);
     }
     if (!id.caller->presented) {
-        auto r = error_response(401, "UNAUTHORIZED", "authentication required");
-        r.set("WWW-Authenticate", "Basic realm=\"dermaga\"");
-        co_return r;
+        co_return basic_challenge();
     }
     // A bearer token's admin claim may be stale: ask the store, as the management API does.
     auto admin = co_await run_blocking(blocking_, [&] { return gate_->services().authz.is_admin(id.caller->principal); });

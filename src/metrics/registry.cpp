@@ -36,33 +36,26 @@ Histogram& Registry::histogram(Desc d, Buckets b) {
     return keep(std::make_unique<Histogram>(std::move(d), std::move(b)));
 }
 
-void Registry::add_gauge(Desc d, std::function<double()> read) {
-    validate(d, Type::gauge);
+void Registry::add_read(Desc d, Type type, std::function<double()> read) {
+    validate(d, type);
     if (!d.labels.empty()) {
-        throw std::invalid_argument("metric " + d.name + ": a read gauge has no labels (use add_collector)");
+        throw std::invalid_argument("metric " + d.name + ": a read value has no labels (use add_collector)");
     }
     std::lock_guard lock(mu_);
     claim(d.name);
-    writers_.emplace_back([d = std::move(d), read = std::move(read)](Writer& w) {
-        w.family(d.name, d.help, Type::gauge);
+    writers_.emplace_back([d = std::move(d), type, read = std::move(read)](Writer& w) {
+        w.family(d.name, d.help, type);
         w.sample(d.name, {}, read());
     });
 }
+
+void Registry::add_gauge(Desc d, std::function<double()> read) { add_read(std::move(d), Type::gauge, std::move(read)); }
 
 void Registry::add_counter(Desc d, std::function<double()> read) {
     if (!d.name.ends_with("_total")) {
         d.name += "_total";
     }
-    validate(d, Type::counter);
-    if (!d.labels.empty()) {
-        throw std::invalid_argument("metric " + d.name + ": a read counter has no labels (use add_collector)");
-    }
-    std::lock_guard lock(mu_);
-    claim(d.name);
-    writers_.emplace_back([d = std::move(d), read = std::move(read)](Writer& w) {
-        w.family(d.name, d.help, Type::counter);
-        w.sample(d.name, {}, read());
-    });
+    add_read(std::move(d), Type::counter, std::move(read));
 }
 
 void Registry::add_collector(std::vector<std::string> names, std::function<void(Writer&)> write) {

@@ -44,6 +44,7 @@ public:
 
 private:
     void claim(const std::string& name);
+    void add_read(Desc d, Type type, std::function<double()> read);
     template <class T>
     T& keep(std::unique_ptr<T> owned);
     mutable std::mutex mu_;

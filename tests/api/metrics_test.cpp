@@ -52,6 +52,16 @@ protected:
         EXPECT_EQ(r.header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
         return "\n" + r.body;
     }
+    /// Scrapes until `done(page)` holds (at most `tries` times, `pause` apart); the last page.
+    template <class Done>
+    std::string scrape_until(Done done, int tries, std::chrono::milliseconds pause) {
+        std::string page = scrape();
+        for (int i = 1; i < tries && !done(page); ++i) {
+            std::this_thread::sleep_for(pause);
+            page = scrape();
+        }
+        return page;
+    }
 };
 
 TEST_F(MetricsTest, PagePassesPromtoolAfterRealTraffic) {
@@ -111,14 +121,8 @@ protected:
 
 TEST_F(StoreCountsTest, ComeFromTheLastRecountNotAQueryPerScrape) {
     // The recount at start-up saw an empty store; pushes since then show only at the next one.
-    std::string page;
-    for (int i = 0; i < 200; ++i) {
-        page = scrape();
-        if (series(page, "dermaga_store_counted_timestamp_seconds") > 0) {
-            break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    auto page = scrape_until([](const std::string& p) { return series(p, "dermaga_store_counted_timestamp_seconds") > 0; },
+                             200, std::chrono::milliseconds(10));
     ASSERT_GT(series(page, "dermaga_store_counted_timestamp_seconds"), 0) << page;
     push_image("lib/app", "v1", "stale");
     page = scrape();
@@ -135,15 +139,11 @@ TEST_F(FreshStoreCountsTest, FollowTheStoreWithinTheInterval) {
     auto img = push_image("lib/app", "v1", "fresh");
     push_image("lib/other", "", "fresh2");
     ASSERT_EQ(http().post("/v2/lib/app/blobs/uploads/").status, 202u);  // one session left open
-    std::string page;
-    for (int i = 0; i < 50; ++i) {
-        page = scrape();
-        if (series(page, "dermaga_store_objects{kind=\"manifests\"}") == 2 &&
-            series(page, "dermaga_upload_sessions") == 1) {
-            break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    auto page = scrape_until(
+        [](const std::string& p) {
+            return series(p, "dermaga_store_objects{kind=\"manifests\"}") == 2 && series(p, "dermaga_upload_sessions") == 1;
+        },
+        50, std::chrono::milliseconds(100));
     EXPECT_EQ(series(page, "dermaga_store_objects{kind=\"repositories\"}"), 2) << page;
     EXPECT_EQ(series(page, "dermaga_store_objects{kind=\"manifests\"}"), 2);
     EXPECT_EQ(series(page, "dermaga_store_objects{kind=\"tags\"}"), 1);

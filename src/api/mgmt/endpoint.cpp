@@ -159,9 +159,7 @@ boost::asio::awaitable<http::Response> mgmt_endpoint(Gate* gate, http::Request& 
         co_return std::move(*id.refusal);
     }
     if (!id.caller->presented) {
-        auto r = error_response(401, "UNAUTHORIZED", "authentication required");
-        r.set("WWW-Authenticate", "Basic realm=\"dermaga\"");
-        co_return r;
+        co_return basic_challenge();
     }
     const auto m = req.method();
     std::string body;
