@@ -91,7 +91,9 @@ struct App::Impl {
         }
         if (!config.metrics_addr.empty()) {
             metrics_probes = probes(true);
-            metrics_server = std::make_unique<http::Server>(io, server_options(config),
+            auto plain = server_options(config);
+            plain.tls.reset();  // a private plain-HTTP listener (docs/security.md)
+            metrics_server = std::make_unique<http::Server>(io, std::move(plain),
                                                             api::probe_handler(metrics_probes, blocking));
         }
     }
@@ -176,14 +178,14 @@ App::~App() { stop(); }
 std::uint16_t App::start() {
     auto [host, port] = *split_addr(impl_->config.http_addr);
     impl_->server.listen(host, port);
-    for (unsigned i = 0; i < impl_->io_threads; ++i) {
-        impl_->threads.emplace_back([this] { impl_->io.run(); });
-    }
-    if (impl_->metrics_server) {
+    if (impl_->metrics_server) {  // before the threads: a bind failure must leave none running
         auto [mhost, mport] = *split_addr(impl_->config.metrics_addr, "metrics.addr");
         impl_->metrics_server->listen(mhost, mport);
         log::info("metrics_listening", {{"addr", std::string_view(mhost)},
                                         {"port", static_cast<std::uint64_t>(impl_->metrics_server->port())}});
+    }
+    for (unsigned i = 0; i < impl_->io_threads; ++i) {
+        impl_->threads.emplace_back([this] { impl_->io.run(); });
     }
     impl_->started = true;
     asio::co_spawn(impl_->io, impl_->sweep_uploads(), asio::detached);

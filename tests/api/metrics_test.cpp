@@ -3,6 +3,7 @@
 // background recount, readiness reasons, and who may read /metrics.
 #include <gtest/gtest.h>
 
+#include <boost/asio/ip/tcp.hpp>
 #include <sqlite3.h>
 
 #include <cstdio>
@@ -284,6 +285,29 @@ protected:
 
 TEST_F(PublicMetricsTest, MetricsPublicServesAnonymousScrapes) {
     EXPECT_EQ(http().get("/metrics").status, 200u);
+}
+
+}  // namespace
+}  // namespace dermaga::test
+
+namespace dermaga::test {
+namespace {
+
+TEST(MetricsListenerStart, ATakenPortFailsStartAndLeavesNothingRunning) {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor taken(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    const auto dir = std::filesystem::temp_directory_path() / ("dermaga-metrics-bind-" + std::to_string(::getpid()));
+    app::Config c;
+    c.http_addr = "127.0.0.1:0";
+    c.metrics_addr = "127.0.0.1:" + std::to_string(taken.local_endpoint().port());
+    c.data_dir = dir.string();
+    c.auth_enabled = false;
+    c.blocking_threads = 4;
+    {
+        app::App a(c);
+        EXPECT_THROW(a.start(), std::exception);
+    }  // destroyed cleanly: no I/O thread was left running (std::terminate otherwise)
+    std::filesystem::remove_all(dir);
 }
 
 }  // namespace
