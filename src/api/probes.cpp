@@ -26,7 +26,8 @@ bool is_probe_path(std::string_view path) {
 
 http::Response healthz() { return plain(200, "ok\n"); }
 
-boost::asio::awaitable<http::Response> readyz(const Probes& probes, boost::asio::thread_pool& blocking) {
+boost::asio::awaitable<http::Response> readyz(const Probes& probes,
+                                              boost::asio::thread_pool& blocking) {
     if (!probes.ready) {
         co_return plain(200, "ready\n");
     }

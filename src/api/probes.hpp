@@ -6,7 +6,6 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
-
 #include <functional>
 #include <string>
 #include <string_view>
@@ -33,7 +32,8 @@ bool is_probe_path(std::string_view path);
 /// 200 "ok".
 http::Response healthz();
 /// 200 "ready", or 503 "not ready: <reason>" (logged as not_ready). Runs the check on `blocking`.
-boost::asio::awaitable<http::Response> readyz(const Probes& probes, boost::asio::thread_pool& blocking);
+boost::asio::awaitable<http::Response> readyz(const Probes& probes,
+                                              boost::asio::thread_pool& blocking);
 /// 200 with the exposition (GET, HEAD), 405 for other methods, 404 when not served. No access
 /// control: the caller decides who gets here.
 boost::asio::awaitable<http::Response> metrics_page(const Probes& probes, http::Request& req,

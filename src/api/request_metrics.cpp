@@ -12,7 +12,8 @@ namespace {
 const std::vector<std::string> route_values = {"manifest",  "blob",  "upload", "tags", "catalog",
                                                "referrers", "token", "api",    "other"};
 /// In http::Method order.
-const std::vector<std::string> method_values = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"};
+const std::vector<std::string> method_values = {"GET",   "HEAD",   "POST",    "PUT",
+                                                "PATCH", "DELETE", "OPTIONS", "other"};
 /// Every status the registry answers with, and the common ones in front of it; anything else
 /// counts as "other".
 constexpr std::array<unsigned, 30> codes = {200, 201, 202, 204, 206, 301, 302, 304, 307, 308,
@@ -34,7 +35,8 @@ metrics::Label route_label() { return {"route", route_values}; }
 
 std::size_t status_index(unsigned status) noexcept {
     auto it = std::lower_bound(codes.begin(), codes.end(), status);
-    return it != codes.end() && *it == status ? static_cast<std::size_t>(it - codes.begin()) : codes.size();
+    return it != codes.end() && *it == status ? static_cast<std::size_t>(it - codes.begin())
+                                              : codes.size();
 }
 
 RouteClass route_class(std::string_view path) {
@@ -46,14 +48,21 @@ RouteClass route_class(std::string_view path) {
         return RouteClass::api;
     }
     switch (classify_route(path).kind) {
-        case K::manifest: return RouteClass::manifest;
-        case K::blob: return RouteClass::blob;
+        case K::manifest:
+            return RouteClass::manifest;
+        case K::blob:
+            return RouteClass::blob;
         case K::upload_start:
-        case K::upload: return RouteClass::upload;
-        case K::tags: return RouteClass::tags;
-        case K::catalog: return RouteClass::catalog;
-        case K::referrers: return RouteClass::referrers;
-        default: return RouteClass::other;
+        case K::upload:
+            return RouteClass::upload;
+        case K::tags:
+            return RouteClass::tags;
+        case K::catalog:
+            return RouteClass::catalog;
+        case K::referrers:
+            return RouteClass::referrers;
+        default:
+            return RouteClass::other;
     }
 }
 
@@ -62,11 +71,16 @@ RequestMetrics::RequestMetrics()
                 "HTTP requests answered, by route class, method and status code.",
                 {route_label(), {"method", method_values}, {"code", code_values()}}}),
       latency({"dermaga_http_request_duration_seconds",
-               "Time from reading a request's header to writing the last byte of its response, by route class.",
+               "Time from reading a request's header to writing the last byte of its response, by "
+               "route class.",
                {route_label()}},
               metrics::latency_buckets()),
-      received({"dermaga_http_received_bytes", "Request body bytes received, by route class.", {route_label()}}),
-      sent({"dermaga_http_sent_bytes", "Response body bytes sent, by route class.", {route_label()}}) {}
+      received({"dermaga_http_received_bytes",
+                "Request body bytes received, by route class.",
+                {route_label()}}),
+      sent({"dermaga_http_sent_bytes",
+            "Response body bytes sent, by route class.",
+            {route_label()}}) {}
 
 void RequestMetrics::request_done(const http::RequestRecord& r) noexcept {
     const auto route = route_class(r.path);

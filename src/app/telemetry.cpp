@@ -4,7 +4,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <chrono>
 
 #include "core/blocking.hpp"
@@ -23,7 +22,8 @@ void Telemetry::register_common(const http::Server& server, unsigned threads, co
     auto& r = registry;
     const std::string v = version;
     r.add_collector({"dermaga_build_info"}, [v](metrics::Writer& w) {
-        w.family("dermaga_build_info", "Always 1; the labels say which build is running.", metrics::Type::gauge);
+        w.family("dermaga_build_info", "Always 1; the labels say which build is running.",
+                 metrics::Type::gauge);
         w.sample("dermaga_build_info", {{"version", v}}, 1.0);
     });
     metrics::add_process_metrics(r);
@@ -56,7 +56,8 @@ void Telemetry::write_counts(metrics::Writer& w) const {
     }
     using metrics::Type;
     const auto d = [](std::uint64_t v) { return static_cast<double>(v); };
-    w.family("dermaga_store_objects", "Objects in the metadata store by kind (recounted every metrics.store_interval).",
+    w.family("dermaga_store_objects",
+             "Objects in the metadata store by kind (recounted every metrics.store_interval).",
              Type::gauge);
     if (c) {
         w.sample("dermaga_store_objects", {{"kind", "repositories"}}, d(c->repositories));
@@ -64,7 +65,8 @@ void Telemetry::write_counts(metrics::Writer& w) const {
         w.sample("dermaga_store_objects", {{"kind", "tags"}}, d(c->tags));
         w.sample("dermaga_store_objects", {{"kind", "blobs"}}, d(c->blobs));
     }
-    w.family("dermaga_store_bytes", "Bytes stored by kind: blobs (each once) and manifests.", Type::gauge);
+    w.family("dermaga_store_bytes", "Bytes stored by kind: blobs (each once) and manifests.",
+             Type::gauge);
     if (c) {
         w.sample("dermaga_store_bytes", {{"kind", "blobs"}}, d(c->blob_bytes));
         w.sample("dermaga_store_bytes", {{"kind", "manifests"}}, d(c->manifest_bytes));
@@ -73,15 +75,16 @@ void Telemetry::write_counts(metrics::Writer& w) const {
     if (c) {
         w.sample("dermaga_upload_sessions", {}, d(c->uploads));
     }
-    w.family("dermaga_store_counted_timestamp_seconds", "When the store counts above were taken (Unix time; 0: never).",
-             Type::gauge);
+    w.family("dermaga_store_counted_timestamp_seconds",
+             "When the store counts above were taken (Unix time; 0: never).", Type::gauge);
     w.sample("dermaga_store_counted_timestamp_seconds", {}, static_cast<double>(at));
 }
 
 Result<void> Telemetry::recount() {
     DERMAGA_TRY(c, meta_.counts());
-    const auto now =
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
     std::lock_guard lock(mu_);
     counts_ = c;
     counted_at_ = now;

@@ -8,7 +8,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
-
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -23,8 +22,8 @@ namespace dermaga::app {
 class Telemetry {
 public:
     /// `store_interval`: seconds between recounts of what the metadata store holds.
-    Telemetry(boost::asio::io_context& io, meta::MetaStore& meta, boost::asio::thread_pool& blocking,
-              std::int64_t store_interval);
+    Telemetry(boost::asio::io_context& io, meta::MetaStore& meta,
+              boost::asio::thread_pool& blocking, std::int64_t store_interval);
 
     metrics::Registry registry;
     /// The main listener's observer (requests by route class, latency, bytes).

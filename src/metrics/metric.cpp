@@ -13,7 +13,8 @@ namespace dermaga::metrics {
 namespace {
 
 bool name_char(char c, bool first, bool colon) {
-    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':');
+    const bool alpha =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':');
     return alpha || (!first && c >= '0' && c <= '9');
 }
 
@@ -37,7 +38,8 @@ bool valid_name(std::string_view s, bool colon) {
 Desc with_total(Desc d) {
     constexpr std::string_view suffix = "_total";
     auto& n = d.name;
-    if (n.size() < suffix.size() || n.compare(n.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    if (n.size() < suffix.size() ||
+        n.compare(n.size() - suffix.size(), suffix.size(), suffix) != 0) {
         n += suffix;
     }
     return d;
@@ -52,7 +54,8 @@ void validate(const Desc& d, Type type) {
     std::set<std::string_view> names;
     for (const auto& l : d.labels) {
         if (!valid_name(l.name, false) || l.name.rfind("__", 0) == 0) {
-            invalid(d, "label \"" + l.name + "\" must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __");
+            invalid(d, "label \"" + l.name +
+                           "\" must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __");
         }
         if (type == Type::histogram && l.name == "le") {
             invalid(d, "a histogram may not have a label named le");
@@ -63,7 +66,8 @@ void validate(const Desc& d, Type type) {
         if (l.values.empty()) {
             invalid(d, "label \"" + l.name + "\" has no values");
         }
-        if (std::set<std::string_view>(l.values.begin(), l.values.end()).size() != l.values.size()) {
+        if (std::set<std::string_view>(l.values.begin(), l.values.end()).size() !=
+            l.values.size()) {
             invalid(d, "label \"" + l.name + "\" repeats a value");
         }
     }
@@ -115,8 +119,8 @@ Instrument::Instrument(Desc d, Type type) : desc_(std::move(d)) {
 
 std::size_t Instrument::cell_of(const std::size_t* idx, std::size_t n) const {
     if (n != sizes_.size()) {
-        throw std::logic_error("metric " + desc_.name + ": " + std::to_string(n) + " label values for " +
-                               std::to_string(sizes_.size()) + " labels");
+        throw std::logic_error("metric " + desc_.name + ": " + std::to_string(n) +
+                               " label values for " + std::to_string(sizes_.size()) + " labels");
     }
     std::size_t c = 0;
     for (std::size_t k = 0; k < n; ++k) {
@@ -134,8 +138,7 @@ std::vector<std::string_view> Instrument::label_values(std::size_t c) const {
     return out;
 }
 
-Counter::Counter(Desc d)
-    : Instrument(with_total(std::move(d)), Type::counter), values_(cells()) {}
+Counter::Counter(Desc d) : Instrument(with_total(std::move(d)), Type::counter), values_(cells()) {}
 
 void Counter::write(Writer& w) const {
     w.family(desc().name, desc().help, Type::counter);
@@ -149,7 +152,8 @@ void Counter::write(Writer& w) const {
 }
 
 Gauge::Gauge(Desc d)
-    : Instrument(std::move(d), Type::gauge), values_(std::make_unique<std::atomic<std::int64_t>[]>(cells())) {}
+    : Instrument(std::move(d), Type::gauge),
+      values_(std::make_unique<std::atomic<std::int64_t>[]>(cells())) {}
 
 void Gauge::write(Writer& w) const {
     w.family(desc().name, desc().help, Type::gauge);
@@ -160,12 +164,14 @@ void Gauge::write(Writer& w) const {
 }
 
 Buckets latency_buckets() {
-    return {{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}, 1e-9};
+    return {
+        {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
+        1e-9};
 }
 
 Buckets short_latency_buckets() {
-    return {{0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-             1, 2.5, 10},
+    return {{0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+             0.1, 0.25, 0.5, 1, 2.5, 10},
             1e-9};
 }
 
@@ -187,10 +193,12 @@ Histogram::Histogram(Desc d, Buckets b)
     for (std::size_t i = 0; i < buckets_.bounds.size(); ++i) {
         const double bound = buckets_.bounds[i];
         if (!std::isfinite(bound) || (i > 0 && bound <= buckets_.bounds[i - 1])) {
-            throw std::invalid_argument("metric " + desc().name + ": bounds must be finite and ascending");
+            throw std::invalid_argument("metric " + desc().name +
+                                        ": bounds must be finite and ascending");
         }
         // In observed units: v counts in this bucket when v <= bound (rounded to the unit).
-        bounds_.push_back(bound <= 0 ? 0 : static_cast<std::uint64_t>(std::llround(bound / buckets_.unit)));
+        bounds_.push_back(
+            bound <= 0 ? 0 : static_cast<std::uint64_t>(std::llround(bound / buckets_.unit)));
     }
 }
 
@@ -198,11 +206,13 @@ double Histogram::to_exposed(std::uint64_t v) const noexcept {
     // Dividing by 1e9 rounds correctly where multiplying by 1e-9 would not (2.0515 stays 2.0515).
     const double per = 1.0 / buckets_.unit;
     const double whole = std::round(per);
-    return std::fabs(per - whole) < 1e-6 ? static_cast<double>(v) / whole : static_cast<double>(v) * buckets_.unit;
+    return std::fabs(per - whole) < 1e-6 ? static_cast<double>(v) / whole
+                                         : static_cast<double>(v) * buckets_.unit;
 }
 
 std::size_t Histogram::bucket_of(std::uint64_t v) const noexcept {
-    return static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
+    return static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) -
+                                    bounds_.begin());
 }
 
 Histogram::Snapshot Histogram::snapshot_cell(std::size_t c) const {

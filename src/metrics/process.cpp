@@ -76,32 +76,35 @@ std::optional<ProcessStats> read_process_stats() {
 }
 
 void add_process_metrics(Registry& r) {
-    r.add_collector({"process_cpu_seconds_total", "process_resident_memory_bytes", "process_virtual_memory_bytes",
-                     "process_open_fds", "process_max_fds", "process_start_time_seconds", "process_threads"},
-                    [](Writer& w) {
-                        const auto s = read_process_stats();
-                        const auto one = [&](const char* name, const char* help, Type t, auto value) {
-                            w.family(name, help, t);
-                            if (s) {
-                                w.sample(name, {}, static_cast<double>(value(*s)));
-                            }
-                        };
-                        using P = const ProcessStats&;
-                        one("process_cpu_seconds_total", "User and system CPU time spent, in seconds.",
-                            Type::counter, [](P p) { return p.cpu_seconds; });
-                        one("process_resident_memory_bytes", "Resident memory size in bytes.", Type::gauge,
-                            [](P p) { return p.resident_bytes; });
-                        one("process_virtual_memory_bytes", "Virtual memory size in bytes.", Type::gauge,
-                            [](P p) { return p.virtual_bytes; });
-                        one("process_open_fds", "Open file descriptors.", Type::gauge,
-                            [](P p) { return p.open_fds; });
-                        one("process_max_fds", "Maximum number of open file descriptors (soft limit).",
-                            Type::gauge, [](P p) { return p.max_fds; });
-                        one("process_start_time_seconds", "Start time of the process since the Unix epoch, in seconds.",
-                            Type::gauge, [](P p) { return p.start_time_seconds; });
-                        one("process_threads", "Threads in the process.", Type::gauge,
-                            [](P p) { return p.threads; });
-                    });
+    r.add_collector(
+        {"process_cpu_seconds_total", "process_resident_memory_bytes",
+         "process_virtual_memory_bytes", "process_open_fds", "process_max_fds",
+         "process_start_time_seconds", "process_threads"},
+        [](Writer& w) {
+            const auto s = read_process_stats();
+            const auto one = [&](const char* name, const char* help, Type t, auto value) {
+                w.family(name, help, t);
+                if (s) {
+                    w.sample(name, {}, static_cast<double>(value(*s)));
+                }
+            };
+            using P = const ProcessStats&;
+            one("process_cpu_seconds_total", "User and system CPU time spent, in seconds.",
+                Type::counter, [](P p) { return p.cpu_seconds; });
+            one("process_resident_memory_bytes", "Resident memory size in bytes.", Type::gauge,
+                [](P p) { return p.resident_bytes; });
+            one("process_virtual_memory_bytes", "Virtual memory size in bytes.", Type::gauge,
+                [](P p) { return p.virtual_bytes; });
+            one("process_open_fds", "Open file descriptors.", Type::gauge,
+                [](P p) { return p.open_fds; });
+            one("process_max_fds", "Maximum number of open file descriptors (soft limit).",
+                Type::gauge, [](P p) { return p.max_fds; });
+            one("process_start_time_seconds",
+                "Start time of the process since the Unix epoch, in seconds.", Type::gauge,
+                [](P p) { return p.start_time_seconds; });
+            one("process_threads", "Threads in the process.", Type::gauge,
+                [](P p) { return p.threads; });
+        });
 }
 
 }  // namespace dermaga::metrics

@@ -9,12 +9,12 @@
 namespace dermaga::metrics {
 
 struct ProcessStats {
-    double cpu_seconds = 0;           ///< user + system CPU time
+    double cpu_seconds = 0;  ///< user + system CPU time
     std::uint64_t resident_bytes = 0;
     std::uint64_t virtual_bytes = 0;
     std::uint64_t open_fds = 0;
-    std::uint64_t max_fds = 0;        ///< the soft RLIMIT_NOFILE
-    double start_time_seconds = 0;    ///< Unix time the process started
+    std::uint64_t max_fds = 0;      ///< the soft RLIMIT_NOFILE
+    double start_time_seconds = 0;  ///< Unix time the process started
     std::uint64_t threads = 0;
 };
 

@@ -39,7 +39,8 @@ Histogram& Registry::histogram(Desc d, Buckets b) {
 void Registry::add_read(Desc d, Type type, std::function<double()> read) {
     validate(d, type);
     if (!d.labels.empty()) {
-        throw std::invalid_argument("metric " + d.name + ": a read value has no labels (use add_collector)");
+        throw std::invalid_argument("metric " + d.name +
+                                    ": a read value has no labels (use add_collector)");
     }
     std::lock_guard lock(mu_);
     claim(d.name);
@@ -49,7 +50,9 @@ void Registry::add_read(Desc d, Type type, std::function<double()> read) {
     });
 }
 
-void Registry::add_gauge(Desc d, std::function<double()> read) { add_read(std::move(d), Type::gauge, std::move(read)); }
+void Registry::add_gauge(Desc d, std::function<double()> read) {
+    add_read(std::move(d), Type::gauge, std::move(read));
+}
 
 void Registry::add_counter(Desc d, std::function<double()> read) {
     if (!d.name.ends_with("_total")) {

@@ -9,9 +9,12 @@ namespace {
 
 const char* type_name(Type t) {
     switch (t) {
-        case Type::counter: return "counter";
-        case Type::gauge: return "gauge";
-        case Type::histogram: return "histogram";
+        case Type::counter:
+            return "counter";
+        case Type::gauge:
+            return "gauge";
+        case Type::histogram:
+            return "histogram";
     }
     return "untyped";
 }
@@ -40,10 +43,17 @@ std::string format_value(double v) {
 void append_label_value(std::string& out, std::string_view v) {
     for (char c : v) {
         switch (c) {
-            case '\\': out += "\\\\"; break;
-            case '"': out += "\\\""; break;
-            case '\n': out += "\\n"; break;
-            default: out += c;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            default:
+                out += c;
         }
     }
 }
@@ -51,9 +61,14 @@ void append_label_value(std::string& out, std::string_view v) {
 void append_help(std::string& out, std::string_view v) {
     for (char c : v) {
         switch (c) {
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            default: out += c;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            default:
+                out += c;
         }
     }
 }
@@ -70,8 +85,9 @@ void Writer::family(std::string_view name, std::string_view help, Type type) {
     out_ += '\n';
 }
 
-void Writer::series(std::string_view name, std::string_view suffix, const std::vector<Label>& labels,
-                    const std::vector<std::string_view>& values, const std::string* le) {
+void Writer::series(std::string_view name, std::string_view suffix,
+                    const std::vector<Label>& labels, const std::vector<std::string_view>& values,
+                    const std::string* le) {
     out_ += name;
     out_ += suffix;
     bool first = true;

@@ -2,10 +2,9 @@
 // metrics, that the page passes Prometheus's own checker, that store counts come from the
 // background recount, readiness reasons, and who may read /metrics.
 #include <gtest/gtest.h>
-
-#include <boost/asio/ip/tcp.hpp>
 #include <sqlite3.h>
 
+#include <boost/asio/ip/tcp.hpp>
 #include <cstdio>
 #include <fstream>
 #include <regex>
@@ -28,7 +27,8 @@ double series(const std::string& page, const std::string& name_and_labels) {
 }
 
 /// Runs `promtool check metrics` on `page`; returns its exit status and output.
-std::pair<int, std::string> promtool_check(const std::string& page, const std::filesystem::path& dir) {
+std::pair<int, std::string> promtool_check(const std::string& page,
+                                           const std::filesystem::path& dir) {
     const auto file = dir / "metrics.txt";
     std::ofstream(file) << page;
     const std::string cmd = "promtool check metrics < " + file.string() + " 2>&1";
@@ -67,7 +67,9 @@ protected:
 
 TEST_F(MetricsTest, PagePassesPromtoolAfterRealTraffic) {
     auto img = push_image("lib/app", "v1", "promtool");
-    ASSERT_EQ(http().get("/v2/lib/app/manifests/v1", {{"Accept", std::string(oci_manifest)}}).status, 200u);
+    ASSERT_EQ(
+        http().get("/v2/lib/app/manifests/v1", {{"Accept", std::string(oci_manifest)}}).status,
+        200u);
     ASSERT_EQ(http().get("/v2/lib/app/blobs/" + sha256(img.layer)).status, 200u);
     ASSERT_EQ(http().get("/v2/lib/app/tags/list").status, 200u);
     ASSERT_EQ(http().get("/v2/_catalog").status, 200u);
@@ -85,21 +87,38 @@ TEST_F(MetricsTest, PagePassesPromtoolAfterRealTraffic) {
 TEST_F(MetricsTest, CountsRequestsByRouteMethodAndCodeWithBytesAndLatency) {
     auto img = push_image("lib/app", "v1", "counted");
     for (int i = 0; i < 3; ++i) {
-        ASSERT_EQ(http().get("/v2/lib/app/manifests/v1", {{"Accept", std::string(oci_manifest)}}).status, 200u);
+        ASSERT_EQ(
+            http().get("/v2/lib/app/manifests/v1", {{"Accept", std::string(oci_manifest)}}).status,
+            200u);
     }
     ASSERT_EQ(http().head("/v2/lib/app/manifests/v1").status, 200u);
     ASSERT_EQ(http().get("/v2/lib/app/blobs/" + absent_digest()).status, 404u);
     auto page = scrape();
-    EXPECT_EQ(series(page, "dermaga_http_requests_total{route=\"manifest\",method=\"PUT\",code=\"201\"}"), 1);
-    EXPECT_EQ(series(page, "dermaga_http_requests_total{route=\"manifest\",method=\"GET\",code=\"200\"}"), 3);
-    EXPECT_EQ(series(page, "dermaga_http_requests_total{route=\"manifest\",method=\"HEAD\",code=\"200\"}"), 1);
-    EXPECT_EQ(series(page, "dermaga_http_requests_total{route=\"blob\",method=\"GET\",code=\"404\"}"), 1);
+    EXPECT_EQ(
+        series(page, "dermaga_http_requests_total{route=\"manifest\",method=\"PUT\",code=\"201\"}"),
+        1);
+    EXPECT_EQ(
+        series(page, "dermaga_http_requests_total{route=\"manifest\",method=\"GET\",code=\"200\"}"),
+        3);
+    EXPECT_EQ(
+        series(page,
+               "dermaga_http_requests_total{route=\"manifest\",method=\"HEAD\",code=\"200\"}"),
+        1);
+    EXPECT_EQ(
+        series(page, "dermaga_http_requests_total{route=\"blob\",method=\"GET\",code=\"404\"}"), 1);
     // two blobs pushed, each POST then PUT ?digest=
-    EXPECT_EQ(series(page, "dermaga_http_requests_total{route=\"upload\",method=\"POST\",code=\"202\"}"), 2);
-    EXPECT_EQ(series(page, "dermaga_http_requests_total{route=\"upload\",method=\"PUT\",code=\"201\"}"), 2);
-    EXPECT_EQ(series(page, "dermaga_http_received_bytes_total{route=\"upload\"}"), img.config.size() + img.layer.size());
-    EXPECT_EQ(series(page, "dermaga_http_received_bytes_total{route=\"manifest\"}"), img.manifest.size());
-    EXPECT_EQ(series(page, "dermaga_http_sent_bytes_total{route=\"manifest\"}"), 3 * img.manifest.size());
+    EXPECT_EQ(
+        series(page, "dermaga_http_requests_total{route=\"upload\",method=\"POST\",code=\"202\"}"),
+        2);
+    EXPECT_EQ(
+        series(page, "dermaga_http_requests_total{route=\"upload\",method=\"PUT\",code=\"201\"}"),
+        2);
+    EXPECT_EQ(series(page, "dermaga_http_received_bytes_total{route=\"upload\"}"),
+              img.config.size() + img.layer.size());
+    EXPECT_EQ(series(page, "dermaga_http_received_bytes_total{route=\"manifest\"}"),
+              img.manifest.size());
+    EXPECT_EQ(series(page, "dermaga_http_sent_bytes_total{route=\"manifest\"}"),
+              3 * img.manifest.size());
     EXPECT_EQ(series(page, "dermaga_http_request_duration_seconds_count{route=\"manifest\"}"), 5);
     EXPECT_GT(series(page, "dermaga_http_request_duration_seconds_sum{route=\"manifest\"}"), 0);
     // the three GETs: the first read the database, the next two came from memory (HEAD too)
@@ -122,8 +141,11 @@ protected:
 
 TEST_F(StoreCountsTest, ComeFromTheLastRecountNotAQueryPerScrape) {
     // The recount at start-up saw an empty store; pushes since then show only at the next one.
-    auto page = scrape_until([](const std::string& p) { return series(p, "dermaga_store_counted_timestamp_seconds") > 0; },
-                             200, std::chrono::milliseconds(10));
+    auto page = scrape_until(
+        [](const std::string& p) {
+            return series(p, "dermaga_store_counted_timestamp_seconds") > 0;
+        },
+        200, std::chrono::milliseconds(10));
     ASSERT_GT(series(page, "dermaga_store_counted_timestamp_seconds"), 0) << page;
     push_image("lib/app", "v1", "stale");
     page = scrape();
@@ -142,14 +164,16 @@ TEST_F(FreshStoreCountsTest, FollowTheStoreWithinTheInterval) {
     ASSERT_EQ(http().post("/v2/lib/app/blobs/uploads/").status, 202u);  // one session left open
     auto page = scrape_until(
         [](const std::string& p) {
-            return series(p, "dermaga_store_objects{kind=\"manifests\"}") == 2 && series(p, "dermaga_upload_sessions") == 1;
+            return series(p, "dermaga_store_objects{kind=\"manifests\"}") == 2 &&
+                   series(p, "dermaga_upload_sessions") == 1;
         },
         50, std::chrono::milliseconds(100));
     EXPECT_EQ(series(page, "dermaga_store_objects{kind=\"repositories\"}"), 2) << page;
     EXPECT_EQ(series(page, "dermaga_store_objects{kind=\"manifests\"}"), 2);
     EXPECT_EQ(series(page, "dermaga_store_objects{kind=\"tags\"}"), 1);
     EXPECT_EQ(series(page, "dermaga_store_objects{kind=\"blobs\"}"), 4);
-    EXPECT_GE(series(page, "dermaga_store_bytes{kind=\"blobs\"}"), img.config.size() + img.layer.size());
+    EXPECT_GE(series(page, "dermaga_store_bytes{kind=\"blobs\"}"),
+              img.config.size() + img.layer.size());
     EXPECT_EQ(series(page, "dermaga_upload_sessions"), 1);
 }
 
@@ -161,7 +185,8 @@ TEST_F(MetricsTest, ReadyzNamesWhatIsNotReady) {
     std::filesystem::rename(dir_ / "uploads", dir_ / "uploads.away");
     auto gone = http().get("/readyz");
     EXPECT_EQ(gone.status, 503u);
-    EXPECT_EQ(gone.body.rfind("not ready: storage: uploads directory unreachable", 0), 0u) << gone.body;
+    EXPECT_EQ(gone.body.rfind("not ready: storage: uploads directory unreachable", 0), 0u)
+        << gone.body;
     EXPECT_EQ(gone.body.find(dir_.string()), std::string::npos) << "no paths shown";
     EXPECT_EQ(http().get("/healthz").status, 200u) << "alive, just not ready";
     EXPECT_EQ(series(scrape(), "dermaga_ready"), 0);
@@ -173,7 +198,8 @@ TEST_F(MetricsTest, ReadyzNamesWhatIsNotReady) {
     ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
     auto schema = http().get("/readyz");
     EXPECT_EQ(schema.status, 503u);
-    EXPECT_NE(schema.body.find("database: database schema is at version 99"), std::string::npos) << schema.body;
+    EXPECT_NE(schema.body.find("database: database schema is at version 99"), std::string::npos)
+        << schema.body;
     ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 4", nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(db);
     EXPECT_EQ(http().get("/readyz").status, 200u);
@@ -200,7 +226,8 @@ TEST_F(MetricsListenerTest, ServesProbesThereAndHidesMetricsFromTheMainListener)
     // Requests on the metrics listener are not API traffic: only /readyz and /v2/ on the main
     // one count. (A request is counted just after its response is written, so poll.)
     ASSERT_EQ(http().get("/v2/").status, 200u);
-    const std::string ok_other = "dermaga_http_requests_total{route=\"other\",method=\"GET\",code=\"200\"}";
+    const std::string ok_other =
+        "dermaga_http_requests_total{route=\"other\",method=\"GET\",code=\"200\"}";
     double seen = 0;
     for (int i = 0; i < 100 && seen < 2; ++i) {
         seen = series("\n" + side.get("/metrics").body, ok_other);
@@ -208,7 +235,8 @@ TEST_F(MetricsListenerTest, ServesProbesThereAndHidesMetricsFromTheMainListener)
     }
     EXPECT_EQ(seen, 2);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    EXPECT_EQ(series("\n" + side.get("/metrics").body, ok_other), 2) << "the side listener's scrapes are not counted";
+    EXPECT_EQ(series("\n" + side.get("/metrics").body, ok_other), 2)
+        << "the side listener's scrapes are not counted";
 }
 
 class MetricsOffTest : public MetricsTest {
@@ -246,11 +274,15 @@ TEST_F(MetricsAccessTest, CountsAuthenticationsByMethodAndOutcomeAndTokensIssued
     ASSERT_EQ(http().get("/v2/", basic("org+robot", "dmg_robot_x")).status, 401u);
     ASSERT_EQ(http().get("/v2/", bearer("not.a.jwt")).status, 401u);
     auto page = "\n" + http().get("/metrics", as("root")).body;
-    EXPECT_EQ(series(page, "dermaga_auth_attempts_total{method=\"password\",outcome=\"failure\"}"), 1) << page;
+    EXPECT_EQ(series(page, "dermaga_auth_attempts_total{method=\"password\",outcome=\"failure\"}"),
+              1)
+        << page;
     EXPECT_EQ(series(page, "dermaga_auth_attempts_total{method=\"robot\",outcome=\"failure\"}"), 1);
-    EXPECT_EQ(series(page, "dermaga_auth_attempts_total{method=\"bearer\",outcome=\"failure\"}"), 1);
+    EXPECT_EQ(series(page, "dermaga_auth_attempts_total{method=\"bearer\",outcome=\"failure\"}"),
+              1);
     // bob's /token login, then root's scrape
-    EXPECT_EQ(series(page, "dermaga_auth_attempts_total{method=\"password\",outcome=\"success\"}"), 2);
+    EXPECT_EQ(series(page, "dermaga_auth_attempts_total{method=\"password\",outcome=\"success\"}"),
+              2);
     EXPECT_EQ(series(page, "dermaga_auth_tokens_issued_total{kind=\"access\"}"), 1);
 }
 
@@ -271,8 +303,10 @@ TEST_F(LockoutMetricsTest, CountsLockoutsAndLockedAttempts) {
     auto page = "\n" + http().get("/metrics", as("root")).body;
     EXPECT_EQ(series(page, "dermaga_auth_lockouts_total{key=\"user\"}"), 1) << page;
     EXPECT_TRUE(std::isnan(series(page, "dermaga_auth_lockouts_total{key=\"address\"}")));
-    EXPECT_EQ(series(page, "dermaga_auth_attempts_total{method=\"password\",outcome=\"failure\"}"), 2);
-    EXPECT_EQ(series(page, "dermaga_auth_attempts_total{method=\"password\",outcome=\"locked\"}"), 1);
+    EXPECT_EQ(series(page, "dermaga_auth_attempts_total{method=\"password\",outcome=\"failure\"}"),
+              2);
+    EXPECT_EQ(series(page, "dermaga_auth_attempts_total{method=\"password\",outcome=\"locked\"}"),
+              1);
 }
 
 class PublicMetricsTest : public AuthApiTest {
@@ -296,7 +330,8 @@ namespace {
 TEST(MetricsListenerStart, ATakenPortFailsStartAndLeavesNothingRunning) {
     boost::asio::io_context io;
     boost::asio::ip::tcp::acceptor taken(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-    const auto dir = std::filesystem::temp_directory_path() / ("dermaga-metrics-bind-" + std::to_string(::getpid()));
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("dermaga-metrics-bind-" + std::to_string(::getpid()));
     app::Config c;
     c.http_addr = "127.0.0.1:0";
     c.metrics_addr = "127.0.0.1:" + std::to_string(taken.local_endpoint().port());

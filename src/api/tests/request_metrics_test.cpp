@@ -46,11 +46,14 @@ TEST(RequestMetrics, OneRequestAddsToEachInstrument) {
     metrics::Registry r;
     m.register_in(r);
     const auto text = r.expose();
-    EXPECT_NE(text.find("dermaga_http_requests_total{route=\"upload\",method=\"PUT\",code=\"201\"} 1\n"),
-              std::string::npos)
+    EXPECT_NE(
+        text.find("dermaga_http_requests_total{route=\"upload\",method=\"PUT\",code=\"201\"} 1\n"),
+        std::string::npos)
         << text;
-    EXPECT_NE(text.find("dermaga_http_requests_total{route=\"manifest\",method=\"GET\",code=\"other\"} 1\n"),
-              std::string::npos);
+    EXPECT_NE(
+        text.find(
+            "dermaga_http_requests_total{route=\"manifest\",method=\"GET\",code=\"other\"} 1\n"),
+        std::string::npos);
 }
 
 }  // namespace

@@ -4,11 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-
-#include <atomic>
 #include <optional>
 #include <thread>
 
@@ -29,14 +28,17 @@ TEST(BlockingStats, CountsQueuedRunningAndWaitTime) {
     std::atomic<bool> release{false};
     std::atomic<int> done{0};
     for (int i = 0; i < 4; ++i) {
-        asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-            co_await run_blocking(pool, [&] {
-                while (!release) {
-                    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-                }
-            });
-            ++done;
-        }, asio::detached);
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                co_await run_blocking(pool, [&] {
+                    while (!release) {
+                        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                    }
+                });
+                ++done;
+            },
+            asio::detached);
     }
     std::thread runner([&] { io.run(); });
     auto& stats = blocking_stats(pool);
@@ -59,7 +61,9 @@ TEST(BlockingStats, APoolAtADeadPoolsAddressGetsFreshStats) {
     std::optional<asio::thread_pool> pool;
     asio::io_context io;
     auto one_call = [&] {
-        asio::co_spawn(io, [&]() -> asio::awaitable<void> { co_await run_blocking(*pool, [] {}); }, asio::detached);
+        asio::co_spawn(
+            io, [&]() -> asio::awaitable<void> { co_await run_blocking(*pool, [] {}); },
+            asio::detached);
         io.restart();
         io.run();
     };

@@ -28,7 +28,8 @@ TEST(Exposition, CounterAlreadyEndingInTotalKeepsItsName) {
 
 TEST(Exposition, LabelledCounterWritesOnlySeriesThatCounted) {
     Registry r;
-    auto& c = r.counter({"req", "Requests.", {{"route", {"blob", "manifest"}}, {"code", {"200", "404"}}}});
+    auto& c = r.counter(
+        {"req", "Requests.", {{"route", {"blob", "manifest"}}, {"code", {"200", "404"}}}});
     c.inc(1, 1);  // manifest, 404
     c.add(2, 0, 0);
     EXPECT_EQ(r.expose(),
@@ -66,15 +67,17 @@ TEST(Exposition, GaugeWritesEverySeriesEvenZero) {
     auto& g = r.gauge({"open", "h", {{"kind", {"a", "b"}}}});
     g.add(2, 1);
     g.add(-1, 1);
-    EXPECT_EQ(r.expose(), "# HELP open h\n# TYPE open gauge\nopen{kind=\"a\"} 0\nopen{kind=\"b\"} 1\n");
+    EXPECT_EQ(r.expose(),
+              "# HELP open h\n# TYPE open gauge\nopen{kind=\"a\"} 0\nopen{kind=\"b\"} 1\n");
 }
 
 TEST(Exposition, HistogramBucketsAreCumulativeWithSumAndCount) {
     Registry r;
-    auto& h = r.histogram({"lat_seconds", "Latency.", {{"route", {"blob"}}}}, Buckets{{0.001, 0.01, 0.1}, 1e-9});
-    h.observe(500'000, 0);      // 0.5 ms
-    h.observe(1'000'000, 0);    // exactly 1 ms: le is inclusive
-    h.observe(50'000'000, 0);   // 50 ms
+    auto& h = r.histogram({"lat_seconds", "Latency.", {{"route", {"blob"}}}},
+                          Buckets{{0.001, 0.01, 0.1}, 1e-9});
+    h.observe(500'000, 0);        // 0.5 ms
+    h.observe(1'000'000, 0);      // exactly 1 ms: le is inclusive
+    h.observe(50'000'000, 0);     // 50 ms
     h.observe(2'000'000'000, 0);  // 2 s: only +Inf
     EXPECT_EQ(r.expose(),
               "# HELP lat_seconds Latency.\n"
@@ -134,7 +137,8 @@ TEST(Exposition, RejectsNamesTheFormatCannotCarry) {
     EXPECT_THROW(Counter({"ok", "h", {{"a", {}}}}), std::invalid_argument);
     EXPECT_THROW(Counter({"ok", "h", {{"a", {"x", "x"}}}}), std::invalid_argument);
     EXPECT_THROW(Counter({"ok", "h", {{"a", {"x"}}, {"a", {"y"}}}}), std::invalid_argument);
-    EXPECT_THROW(Histogram({"ok", "h", {{"le", {"x"}}}}, power_of_two_buckets(4)), std::invalid_argument);
+    EXPECT_THROW(Histogram({"ok", "h", {{"le", {"x"}}}}, power_of_two_buckets(4)),
+                 std::invalid_argument);
     EXPECT_THROW(Histogram({"ok", "h", {}}, Buckets{{1, 1}, 1}), std::invalid_argument);
     EXPECT_THROW(Histogram({"ok", "h", {}}, Buckets{{}, 1}), std::invalid_argument);
     EXPECT_NO_THROW(Counter({"ns:sub_name", "h", {{"_a1", {"any \"value\""}}}}));
@@ -163,7 +167,8 @@ TEST(ProcessMetrics, ReadsThisProcess) {
     Registry r;
     add_process_metrics(r);
     const auto text = r.expose();
-    EXPECT_NE(text.find("# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total "), std::string::npos);
+    EXPECT_NE(text.find("# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total "),
+              std::string::npos);
     EXPECT_NE(text.find("\nprocess_open_fds "), std::string::npos);
 }
 

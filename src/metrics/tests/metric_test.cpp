@@ -1,11 +1,11 @@
 // Instruments under concurrency: adds from many threads at once are never lost, whatever the
 // shards they land on, and histograms keep count, sum and buckets consistent.
+#include "metrics/metric.hpp"
+
 #include <gtest/gtest.h>
 
 #include <thread>
 #include <vector>
-
-#include "metrics/metric.hpp"
 
 namespace dermaga::metrics {
 namespace {
