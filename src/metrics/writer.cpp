@@ -40,38 +40,30 @@ std::string format_value(double v) {
     return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
 }
 
-void append_label_value(std::string& out, std::string_view v) {
+namespace {
+
+enum class Quotes { escape, keep };
+
+/// Backslash and newline always; double quotes inside label values only.
+void append_escaped(std::string& out, std::string_view v, Quotes quotes) {
     for (char c : v) {
-        switch (c) {
-            case '\\':
-                out += "\\\\";
-                break;
-            case '"':
-                out += "\\\"";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            default:
-                out += c;
+        if (c == '\\') {
+            out += "\\\\";
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (c == '"' && quotes == Quotes::escape) {
+            out += "\\\"";
+        } else {
+            out += c;
         }
     }
 }
 
-void append_help(std::string& out, std::string_view v) {
-    for (char c : v) {
-        switch (c) {
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            default:
-                out += c;
-        }
-    }
-}
+}  // namespace
+
+void append_label_value(std::string& out, std::string_view v) { append_escaped(out, v, Quotes::escape); }
+
+void append_help(std::string& out, std::string_view v) { append_escaped(out, v, Quotes::keep); }
 
 void Writer::family(std::string_view name, std::string_view help, Type type) {
     out_ += "# HELP ";
