@@ -71,9 +71,6 @@ public:
         }
         auto r = co_await read_next(out);
         broken_ = !r;
-        if (r) {
-            received_ += *r;
-        }
         co_return r;
     }
 
@@ -162,6 +159,7 @@ private:
         if (buf_.size() > 0) {  // bytes that arrived together with the header
             got = asio::buffer_copy(asio::buffer(out.data(), want), buf_.data());
             buf_.consume(got);
+            received_ += got;
         }
         // Fill `out` (up to the body's end): each read takes whatever the socket holds, under
         // its own deadline.
@@ -191,7 +189,6 @@ private:
 
     std::optional<std::uint64_t> remaining_;  ///< set when reading a Content-Length body directly
     bool broken_ = false;
-    std::uint64_t received_ = 0;
     Stream& stream_;
     beast::flat_buffer& buf_;
     bhttp::request_parser<bhttp::buffer_body>& parser_;
