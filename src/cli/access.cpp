@@ -2,14 +2,14 @@
 
 #include <memory>
 
-#include "api/mgmt/views.hpp"
+#include "auth/views.hpp"
 #include "cli/common.hpp"
 
 namespace dermaga::cli {
 
 namespace {
 
-namespace views = api::views;
+namespace views = auth::views;
 
 struct AccessArgs {
     std::string repo, user, team, robot, role, value, name, scopes, expires_in;

@@ -3,14 +3,14 @@
 
 #include <memory>
 
-#include "api/mgmt/views.hpp"
+#include "auth/views.hpp"
 #include "cli/common.hpp"
 
 namespace dermaga::cli {
 
 namespace {
 
-namespace views = api::views;
+namespace views = auth::views;
 
 struct OrgArgs {
     std::string org, name, user, role, ldap_group, description, expires_in, visibility = "private";

@@ -4,14 +4,14 @@
 #include <memory>
 #include <sstream>
 
-#include "api/mgmt/views.hpp"
+#include "auth/views.hpp"
 #include "cli/common.hpp"
 
 namespace dermaga::cli {
 
 namespace {
 
-namespace views = api::views;
+namespace views = auth::views;
 
 struct UserArgs {
     std::string name, email, file;

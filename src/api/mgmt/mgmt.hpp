@@ -8,13 +8,14 @@
 #include <string_view>
 #include <vector>
 
-#include "api/mgmt/views.hpp"
 #include "auth/admin.hpp"
+#include "auth/views.hpp"
 #include "http/message.hpp"
 
 namespace dermaga::api::mgmt {
 
 using Json = nlohmann::json;
+namespace views = auth::views;
 
 /// One management request: who, what path (split and percent-decoded), which method, body.
 struct Call {

@@ -1,9 +1,9 @@
-#include "api/mgmt/views.hpp"
+#include "auth/views.hpp"
 
-namespace dermaga::api::views {
+namespace dermaga::auth::views {
 
 namespace {
-const char* role(int r) { return auth::role_name(static_cast<auth::Role>(r)); }
+const char* role(int r) { return role_name(static_cast<Role>(r)); }
 }  // namespace
 
 Json user(const meta::UserRow& u) {
@@ -50,12 +50,12 @@ Json audit(const meta::AuditRow& a) {
             {"detail", a.detail}};
 }
 
-Json me(const auth::Me& m) {
+Json me(const Me& m) {
     Json out = {{"name", m.principal.name},
                 {"kind", m.principal.kind_name()},
                 {"admin", m.principal.admin},
                 {"method", m.principal.method},
-                {"scopes", auth::token_scopes_text(m.principal.scope)}};
+                {"scopes", token_scopes_text(m.principal.scope)}};
     if (m.user) {
         out["email"] = m.user->email;
     }
@@ -67,4 +67,4 @@ Json me(const auth::Me& m) {
     return out;
 }
 
-}  // namespace dermaga::api::views
+}  // namespace dermaga::auth::views

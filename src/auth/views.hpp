@@ -1,12 +1,13 @@
 #pragma once
-// JSON forms of management objects, shared by the /api/v1 handlers and `dermaga --json`.
-// Secrets never appear here (rows reaching these functions have their hashes cleared).
+// JSON forms of management objects: what the management API (/api/v1) answers and what
+// `dermaga --json` prints, so both show an object the same way. Secrets never appear here
+// (rows reaching these functions have their hashes cleared).
 
 #include <nlohmann/json.hpp>
 
 #include "auth/admin.hpp"
 
-namespace dermaga::api::views {
+namespace dermaga::auth::views {
 
 using Json = nlohmann::json;
 
@@ -18,7 +19,7 @@ Json robot(const meta::RobotRow& r);
 Json token(const meta::TokenRow& t);
 Json grant(const meta::GrantRow& g);
 Json audit(const meta::AuditRow& a);
-Json me(const auth::Me& m);
+Json me(const Me& m);
 
 template <class Row, class F>
 Json list(const std::vector<Row>& rows, F f) {
@@ -29,4 +30,4 @@ Json list(const std::vector<Row>& rows, F f) {
     return out;
 }
 
-}  // namespace dermaga::api::views
+}  // namespace dermaga::auth::views
