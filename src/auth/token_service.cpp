@@ -1,5 +1,6 @@
 #include "auth/token_service.hpp"
 
+#include "auth/errors.hpp"
 #include "auth/secrets.hpp"
 #include "core/random.hpp"
 
@@ -7,6 +8,7 @@ namespace dermaga::auth {
 
 namespace {
 
+/// Keys are re-read at least this often, so every node learns of a rotation within it.
 constexpr std::int64_t reload_every = 60;
 constexpr const char* refresh_prefix = "dmg_refresh_";
 
@@ -28,13 +30,12 @@ TokenService::TokenService(meta::AuthStore& store, const Clock& clock, TokenOpti
     : store_(store), clock_(clock), options_(std::move(options)) {}
 
 Result<void> TokenService::reload_locked() {
-    DERMAGA_TRY(rows, store_.signing_keys());
+    DERMAGA_TRY(rows, lifted(store_.signing_keys()));
     std::vector<std::pair<SigningKey, std::int64_t>> keys;
     const auto now = clock_.now_unix();
     for (const auto& r : rows) {
-        // A retired key verifies only the tokens it signed before retirement.
-        if (r.retired_at != 0 && r.retired_at + options_.ttl + options_.leeway < now) {
-            continue;
+        if (r.retired_at != 0 && now > retired_key_end(r.retired_at)) {
+            continue;  // every token it may have signed has expired
         }
         DERMAGA_TRY(k, SigningKey::from_pem(r.private_pem));
         keys.emplace_back(std::move(k), r.retired_at);
@@ -51,13 +52,13 @@ Result<void> TokenService::init() {
         return {};
     }
     DERMAGA_TRY(k, SigningKey::generate());
-    DERMAGA_CHECK(store_.add_first_signing_key(meta::SigningKeyRow{k.kid(), k.private_pem(), clock_.now_unix(), 0}));
+    DERMAGA_CHECK(lifted(store_.add_first_signing_key(meta::SigningKeyRow{k.kid(), k.private_pem(), clock_.now_unix(), 0})));
     return reload_locked();
 }
 
 Result<std::string> TokenService::rotate() {
     DERMAGA_TRY(k, SigningKey::generate());
-    DERMAGA_CHECK(store_.rotate_signing_key(meta::SigningKeyRow{k.kid(), k.private_pem(), clock_.now_unix(), 0}));
+    DERMAGA_CHECK(lifted(store_.rotate_signing_key(meta::SigningKeyRow{k.kid(), k.private_pem(), clock_.now_unix(), 0})));
     std::lock_guard lock(mu_);
     DERMAGA_CHECK(reload_locked());
     return k.kid();
@@ -117,17 +118,24 @@ Result<Grant> TokenService::verify(std::string_view token) {
     DERMAGA_TRY(d, decode_jwt(token));
     const auto now = clock_.now_unix();
     std::optional<SigningKey> key;
+    std::int64_t retired_at = 0;
     {
         std::lock_guard lock(mu_);
         auto find = [&] {
             for (const auto& [k, retired] : keys_) {
                 if (k.kid() == d.kid) {
                     key = k;
+                    retired_at = retired;
                 }
             }
         };
+        // Another node (or the CLI) may have rotated: re-read the keys every reload_every, and
+        // on an unknown kid (at most every 5 s).
+        if (now - loaded_at_ >= reload_every) {
+            DERMAGA_CHECK(reload_locked());
+        }
         find();
-        if (!key && now - loaded_at_ >= 5) {  // another node (or the CLI) may have rotated
+        if (!key && now - loaded_at_ >= 5) {
             DERMAGA_CHECK(reload_locked());
             find();
         }
@@ -140,6 +148,9 @@ Result<Grant> TokenService::verify(std::string_view token) {
         return bad("signature does not verify");
     }
     const auto& c = d.claims;
+    if (retired_at != 0 && (c.iat > retired_at + retired_grace() || now > retired_key_end(retired_at))) {
+        return bad("signed with a retired key");
+    }
     if (c.iss != options_.issuer) {
         return bad("wrong issuer");
     }
@@ -177,6 +188,18 @@ Result<Grant> TokenService::verify(std::string_view token) {
     return g;
 }
 
+bool refreshable(const Principal& p) {
+    return !p.anonymous() && p.method != "ldap";
+}
+
+std::int64_t TokenService::retired_grace() const {
+    return reload_every + options_.leeway;
+}
+
+std::int64_t TokenService::retired_key_end(std::int64_t retired_at) const {
+    return retired_at + retired_grace() + options_.ttl + options_.leeway;
+}
+
 Result<std::string> TokenService::issue_refresh(const Principal& p) {
     auto secret = new_secret(refresh_prefix);
     meta::RefreshRow row;
@@ -184,13 +207,13 @@ Result<std::string> TokenService::issue_refresh(const Principal& p) {
     row.subject_id = p.token_id != 0 ? p.token_id : p.id;
     const auto now = clock_.now_unix();
     row.expires_at = now + options_.refresh_ttl;
-    DERMAGA_CHECK(store_.put_refresh(secret_hash(secret), row, now));
+    DERMAGA_CHECK(lifted(store_.put_refresh(secret_hash(secret), row, now)));
     issued.inc(TokenKind::refresh);
     return secret;
 }
 
 Result<meta::RefreshRow> TokenService::check_refresh(std::string_view token) {
-    DERMAGA_TRY(row, store_.refresh(secret_hash(token)));
+    DERMAGA_TRY(row, lifted(store_.refresh(secret_hash(token))));
     if (!row || row->expires_at <= clock_.now_unix()) {
         return fail(errc::unauthenticated, "refresh token unknown or expired");
     }

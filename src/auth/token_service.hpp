@@ -33,21 +33,29 @@ struct Grant {
     unsigned actions_on(std::string_view type, std::string_view name) const;
 };
 
+/// Whether `p` may have a refresh token: anyone logged in, except through a directory (LDAP),
+/// whose password and groups only the directory can check again.
+bool refreshable(const Principal& p);
+
 class TokenService {
 public:
     TokenService(meta::AuthStore& store, const Clock& clock, TokenOptions options);
 
     /// Loads the keys, generating the first one when there is none. Blocking.
     Result<void> init();
-    /// Generates a new signing key; older keys keep verifying until their tokens expired.
+    /// Generates a new signing key and retires the others. A retired key verifies only tokens
+    /// issued (iat) before its retirement plus retired_grace(), the time other nodes may take to
+    /// learn of the rotation, and nothing once those have expired (retired_key_end).
     Result<std::string> rotate();
 
     const TokenOptions& options() const noexcept { return options_; }
 
     /// A signed access token for `p` granting `access`. Blocking only when keys reload.
     Result<std::string> issue(const Principal& p, const std::vector<AccessEntry>& access);
-    /// Verifies signature (by kid), alg, issuer, audience, iat/nbf/exp. Errors:
-    /// errc::unauthenticated with the reason. Verified tokens are remembered until they expire.
+    /// Verifies signature (by kid), alg, issuer, audience, iat/nbf/exp, and that a retired key
+    /// signed it before its retirement. Keys are re-read from the store every minute and on an
+    /// unknown kid. Errors: errc::unauthenticated with the reason; errc::unavailable when the
+    /// keys cannot be read. Verified tokens are remembered until they expire.
     Result<Grant> verify(std::string_view token);
     /// A token verify() accepted before and that has not expired; never blocks, so it may run
     /// on an I/O thread. nullopt: call verify().
@@ -57,6 +65,12 @@ public:
     Result<std::string> issue_refresh(const Principal& p);
     /// The subject of a live refresh token: ("user"|"robot"|"pat", id). Errors: unauthenticated.
     Result<meta::RefreshRow> check_refresh(std::string_view token);
+
+    /// Seconds after its retirement during which a key may still sign (on nodes that have not
+    /// re-read the keys yet).
+    std::int64_t retired_grace() const;
+    /// When a key retired at `retired_at` stops verifying anything.
+    std::int64_t retired_key_end(std::int64_t retired_at) const;
 
     enum class TokenKind { access, refresh };
     /// Tokens handed out by issue() and issue_refresh().

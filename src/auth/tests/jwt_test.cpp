@@ -168,3 +168,44 @@ TEST_F(TokenTest, RefreshTokensAreStoredHashedAndExpire) {
     clock.now += 31 * 86400;
     EXPECT_FALSE(tokens.check_refresh(*r));
 }
+
+TEST_F(TokenTest, RetiredKeyVerifiesOnlyTokensSignedBeforeItsRetirement) {
+    const auto before = *tokens.issue(alice, {});
+    const auto old_key = service_key();
+    clock.now += 10;
+    const std::int64_t retired_at = clock.now_unix();
+    ASSERT_TRUE(tokens.rotate());
+    // Another node that has not re-read the keys yet may sign with the old key for a while.
+    auto c = valid_claims();
+    c.iat = c.nbf = retired_at + tokens.retired_grace();
+    c.exp = c.iat + 300;
+    clock.now = c.iat;
+    EXPECT_TRUE(tokens.verify(*encode_jwt(c, old_key)));
+    // After that, a token signed with it can only be a forgery with a stolen retired key.
+    c.iat = c.nbf = retired_at + tokens.retired_grace() + 1;
+    c.exp = c.iat + 300;
+    clock.now = c.iat;
+    EXPECT_EQ(refusal(*encode_jwt(c, old_key)), "invalid token: signed with a retired key");
+    EXPECT_TRUE(tokens.verify(before)) << "issued before the retirement and not expired";
+}
+
+TEST_F(TokenTest, VerifyingNodeLearnsOfARotationWithinAMinute) {
+    TokenService verifier{*store.auth, clock, TokenOptions{}};  // loads the keys now, then only verifies
+    ASSERT_TRUE(verifier.init());
+    const auto old_key = service_key();
+    ASSERT_TRUE(tokens.rotate());  // on another node
+    clock.now += 200;
+    auto c = valid_claims();  // iat now: long after the retirement
+    const auto forged = *encode_jwt(c, old_key);
+    auto r = verifier.verify(forged);
+    ASSERT_FALSE(r) << "a node that knew the key before its retirement still accepts what it signs";
+    EXPECT_EQ(r.error().detail, "invalid token: signed with a retired key");
+}
+
+TEST_F(TokenTest, DirectoryLoginsGetNoRefreshToken) {
+    EXPECT_TRUE(refreshable(alice));
+    auto ldap = alice;
+    ldap.method = "ldap";
+    EXPECT_FALSE(refreshable(ldap));
+    EXPECT_FALSE(refreshable(Principal{}));
+}
