@@ -178,6 +178,18 @@ asio::awaitable<Identified> Gate::identify(http::Request& req) {
     co_return out;
 }
 
+asio::awaitable<Result<std::optional<Caller>>> Gate::current(Caller caller) {
+    auto p = co_await run_blocking(blocking_, [&] { return services_.authz.current(caller.principal); });
+    if (!p) {
+        co_return tl::unexpected(p.error());
+    }
+    if (!*p) {
+        co_return std::optional<Caller>();
+    }
+    caller.principal = std::move(**p);
+    co_return std::optional<Caller>(std::move(caller));
+}
+
 Result<bool> Gate::may(const Caller& caller, const std::string& repo, unsigned needed) {
     if (caller.grant && (caller.grant->actions_on("repository", repo) & needed) != needed) {
         return false;

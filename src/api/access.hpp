@@ -39,6 +39,12 @@ public:
     /// repeated failures) or 429 when locked out.
     boost::asio::awaitable<Identified> identify(http::Request& req);
 
+    /// For requests that name no repository (/v2/, the catalog, /api/v1): the caller as it
+    /// stands now (auth::Authorizer::current), with its admin flag read from the store; nullopt
+    /// when its account or the credential it came from is gone, which a bearer token does not
+    /// show by itself. One indexed read on the blocking pool.
+    boost::asio::awaitable<Result<std::optional<Caller>>> current(Caller caller);
+
     /// Whether `caller` may take every action in `needed` on `repo`: the current roles decide,
     /// and a bearer token must also grant them.
     boost::asio::awaitable<Result<bool>> allows(const Caller& caller, std::string repo, unsigned needed);

@@ -2,7 +2,6 @@
 
 #include "auth/secrets.hpp"
 #include "core/error.hpp"
-#include "meta/meta_store.hpp"
 #include "core/log.hpp"
 #include "registry/errors.hpp"
 
@@ -74,15 +73,6 @@ OciError from_auth(auth::errc e) {
     return {500, "UNKNOWN", "unknown error"};
 }
 
-/// Store failures surfacing through the management API.
-OciError from_meta(meta::errc e) {
-    switch (e) {
-        case meta::errc::not_found: return {404, "NOT_FOUND", "not found"};
-        case meta::errc::conflict: return {409, "CONFLICT", "conflict"};
-        default: return {503, "UNAVAILABLE", "metadata store temporarily unavailable"};
-    }
-}
-
 }  // namespace
 
 OciError classify(const Error& e) {
@@ -98,9 +88,6 @@ OciError classify(const Error& e) {
     }
     if (cat == auth::category()) {
         return from_auth(static_cast<auth::errc>(e.code.value()));
-    }
-    if (cat == meta::category()) {
-        return from_meta(static_cast<meta::errc>(e.code.value()));
     }
     return {500, "UNKNOWN", "unknown error"};
 }

@@ -202,6 +202,18 @@ awaitable<http::Response> Api::dispatch(http::Request& req) {
     if (id.refusal) {
         co_return std::move(*id.refusal);
     }
+    if (id.caller->grant && (route.kind == K::base || route.kind == K::catalog)) {
+        // No repository, so no role check to notice that the token's account or credential is
+        // gone: ask directly (repository routes ask in Gate::allows).
+        auto now = co_await gate_->current(std::move(*id.caller));
+        if (!now) {
+            co_return error_response(now.error());
+        }
+        if (!*now) {
+            co_return gate_->challenge(req, {});
+        }
+        id.caller = std::move(*now);
+    }
     const Caller& caller = *id.caller;
     auto& authz = gate_->services().authz;
     ctx.owner = std::string(caller.principal.kind_name()) + ":" + std::to_string(caller.principal.id);

@@ -29,6 +29,19 @@ Result<void> check_email(std::string_view email) {
     return {};
 }
 
+/// When `p`'s account was created, in audit time (milliseconds); 0 for anonymous.
+Result<std::int64_t> created_ms(meta::AuthStore& store, const Principal& p) {
+    std::int64_t created = 0;
+    if (p.kind == Principal::Kind::user) {
+        DERMAGA_TRY(u, store.user_by_id(p.id));
+        created = u ? u->created_at : 0;
+    } else if (p.kind == Principal::Kind::robot) {
+        DERMAGA_TRY(r, store.robot_by_id(p.id));
+        created = r ? r->created_at : 0;
+    }
+    return created * 1000;
+}
+
 }  // namespace
 
 // Shared checks ------------------------------------------------------------------------------
@@ -180,13 +193,19 @@ Result<void> Admin::require_repo_manager(const Actor& a, std::string_view repo) 
     return fail(errc::denied, "requires admin of repository " + std::string(repo));
 }
 
-/// The user `name` when the actor is that user or a global administrator.
-Result<meta::UserRow> Admin::self_or_admin(const Actor& a, std::string_view name) {
-    const bool self = a.principal.kind == Principal::Kind::user && a.principal.name == name;
-    if (!self && !(a.principal.admin && manages(a.principal))) {
+/// The user `name` when the actor is that account (the same id: a token of a deleted account
+/// never reaches one re-created under its name) or a global administrator. Changes by the
+/// user themself need the `manage` scope. Refused before anything reveals whether `name` exists.
+Result<meta::UserRow> Admin::self_or_admin(const Actor& a, std::string_view name, Use use) {
+    const bool admin = a.principal.admin && manages(a.principal);
+    DERMAGA_TRY(u, s_.store.user(name));
+    const bool self = u && a.principal.kind == Principal::Kind::user && u->id == a.principal.id;
+    if (!self && !admin) {
         return fail(errc::denied, "only the user themself or a global administrator");
     }
-    DERMAGA_TRY(u, s_.store.user(name));
+    if (!admin && use == Use::change && !manages(a.principal)) {
+        return fail(errc::denied, "a personal access token without the manage scope cannot change the account");
+    }
     if (!u) {
         return fail(errc::not_found, "no such user " + std::string(name));
     }
@@ -224,14 +243,16 @@ Result<std::vector<meta::UserRow>> Admin::list_users(const Actor& a) {
 
 Result<meta::UserRow> Admin::get_user(const Actor& a, std::string_view name) {
     return reading(a, "user.get", "user:" + std::string(name), [&]() -> Result<meta::UserRow> {
-        DERMAGA_TRY(u, self_or_admin(a, name));
+        DERMAGA_TRY(u, self_or_admin(a, name, Use::read));
         return redacted(std::move(u));
     });
 }
 
-Result<meta::UserRow> Admin::create_user(const Actor& a, const NewUser& in) {
-    return mutation(a, "user.create", "user:" + in.name, [&]() -> Result<meta::UserRow> {
+Result<meta::UserRow> Admin::create_user(const Actor& a, const Input<NewUser>& input) {
+    return mutation(a, "user.create", "user:*", [&](std::string&, std::string& object) -> Result<meta::UserRow> {
         DERMAGA_CHECK(require_global_admin(a));
+        DERMAGA_TRY(in, input.get());
+        object = "user:" + in.name;
         DERMAGA_CHECK(check_name("name", in.name));
         DERMAGA_CHECK(check_email(in.email));
         DERMAGA_TRY(hash, hash_password(in.password));
@@ -246,9 +267,10 @@ Result<meta::UserRow> Admin::create_user(const Actor& a, const NewUser& in) {
     });
 }
 
-Result<meta::UserRow> Admin::update_user(const Actor& a, std::string_view name, const UserUpdate& in) {
+Result<meta::UserRow> Admin::update_user(const Actor& a, std::string_view name, const Input<UserUpdate>& input) {
     return mutation(a, "user.update", "user:" + std::string(name), [&]() -> Result<meta::UserRow> {
-        DERMAGA_TRY(u, self_or_admin(a, name));
+        DERMAGA_TRY(u, self_or_admin(a, name, Use::change));
+        DERMAGA_TRY(in, input.get());
         if ((in.admin || in.disabled) && !(a.principal.admin && manages(a.principal))) {
             return fail(errc::denied, "only a global administrator may set admin or disabled");
         }
@@ -263,6 +285,9 @@ Result<meta::UserRow> Admin::update_user(const Actor& a, std::string_view name, 
             }
             DERMAGA_TRY(hash, hash_password(*in.password));
             u.password_hash = std::move(hash);
+            // Refresh tokens obtained with the old password end with it (first, so that a
+            // failure leaves the old password with none rather than the new one with them).
+            DERMAGA_CHECK(s_.store.delete_refresh_tokens("user", u.id));
         }
         u.admin = in.admin.value_or(u.admin);
         u.disabled = in.disabled.value_or(u.disabled);
@@ -329,7 +354,7 @@ Result<Me> Admin::me(const Actor& a) {
     Me out;
     out.principal = a.principal;
     if (a.principal.kind == Principal::Kind::user) {
-        auto u = s_.store.user(a.principal.name);
+        auto u = s_.store.user_by_id(a.principal.id);
         if (!u) {
             return fail(lift(u.error()));
         }
@@ -363,6 +388,9 @@ Result<std::vector<meta::AuditRow>> Admin::audit(const Actor& a, meta::AuditQuer
             return s_.store.query_audit(q);
         }
         const std::string self = a.principal.name;
+        // Entries under the caller's name from before its account existed belong to an earlier
+        // account of the same name.
+        DERMAGA_TRY(since, created_ms(s_.store, a.principal));
         std::set<std::string> admin_of;
         if (a.principal.kind == Principal::Kind::user && manages(a.principal)) {
             DERMAGA_TRY(orgs, s_.store.orgs_of(a.principal.id));
@@ -378,6 +406,7 @@ Result<std::vector<meta::AuditRow>> Admin::audit(const Actor& a, meta::AuditQuer
                 return std::vector<meta::AuditRow>{};
             }
             q.actor = self;
+            q.since = std::max(q.since, since);
             return s_.store.query_audit(q);
         }
         // Entries visible to an organisation admin are scattered: filter pages until full.
@@ -387,7 +416,8 @@ Result<std::vector<meta::AuditRow>> Admin::audit(const Actor& a, meta::AuditQuer
         for (int page = 0; page < 50 && out.size() < want; ++page) {
             DERMAGA_TRY(rows, s_.store.query_audit(q));
             for (auto& row : rows) {
-                if (out.size() < want && (row.actor == self || admin_of.count(audit_object_org(row.object)))) {
+                const bool own = row.actor == self && row.at >= since;
+                if (out.size() < want && (own || admin_of.count(audit_object_org(row.object)))) {
                     out.push_back(std::move(row));
                 }
             }

@@ -8,9 +8,11 @@
 //  - An organisation admin (Authorizer::org_role == admin) manages that organisation's members,
 //    teams, robots and settings, and the permissions of its repositories.
 //  - Whoever holds `manage` on a repository manages its permissions and visibility.
-//  - Everyone manages their own password, email and personal access tokens and reads their
-//    own record and audit entries.
-//  - Authorisation comes before validation, so a refused caller learns nothing about input.
+//  - Everyone reads their own record, tokens and audit entries, and manages their own
+//    password, email and personal access tokens; a personal access token does so only with
+//    the `manage` scope ("self" means the same account id, never just the same name).
+//  - Authorisation comes before validation, so a refused caller learns nothing about input:
+//    input arrives as an Input, parsed only once the caller is authorised.
 //  - Every mutation and every denied attempt is audited; details never contain secrets.
 //  - Machine secrets are returned once by create and stored only as hashes.
 //  - The last enabled global administrator cannot be deleted, demoted or disabled.
@@ -18,21 +20,45 @@
 // Every method blocks (store access, password hashing) and is thread-safe. Errors are
 // auth::errc: bad_input (detail names the field), denied, not_found, conflict, unavailable.
 
+#include <concepts>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "auth/services.hpp"
 
 namespace dermaga::auth {
 
-/// Who acts, from where, and the name the audit trail shows (principal.name when empty).
+/// Who acts, from where, and the name the audit trail shows (principal.name when empty). The
+/// principal must be current (Authorizer::current): Admin trusts its `admin` flag and its id.
 struct Actor {
     Principal principal;
     std::string address;
     std::string audit_name;
+};
+
+/// An operation's input: a value, or the parser that produces it from a request. Admin reads
+/// it only after the caller is authorised, so a refused caller gets `denied` whatever it sent.
+template <class T>
+class Input {
+public:
+    /// A value in hand (the CLI).
+    template <class U>
+        requires std::constructible_from<T, U&&> && (!std::invocable<U&>)
+    Input(U&& value) : get_([v = T(std::forward<U>(value))] { return Result<T>(v); }) {}
+    /// A parser; its errors are errc::bad_input naming the field.
+    template <class F>
+        requires std::is_invocable_r_v<Result<T>, F&>
+    Input(F parse) : get_(std::move(parse)) {}
+
+    Result<T> get() const { return get_(); }
+
+private:
+    std::function<Result<T>()> get_;
 };
 
 struct NewUser {
@@ -96,6 +122,13 @@ struct CreatedToken {
     std::string secret;
 };
 
+/// A role on a repository for a user, team or robot.
+struct GrantSpec {
+    std::string subject_kind;  ///< user, team or robot
+    std::string subject;       ///< a team or robot may be named without its "org/" or "org+" prefix
+    std::string role;          ///< "none" removes the grant
+};
+
 /// A repository's visibility: its own setting ("inherit" when none) and the one that applies.
 struct Visibility {
     std::string own;
@@ -127,8 +160,10 @@ public:
     // Users -------------------------------------------------------------------------------
     Result<std::vector<meta::UserRow>> list_users(const Actor& a);
     Result<meta::UserRow> get_user(const Actor& a, std::string_view name);
-    Result<meta::UserRow> create_user(const Actor& a, const NewUser& in);
-    Result<meta::UserRow> update_user(const Actor& a, std::string_view name, const UserUpdate& in);
+    Result<meta::UserRow> create_user(const Actor& a, const Input<NewUser>& in);
+    /// The user themself (with `manage`) or a global administrator; `admin` and `disabled` only
+    /// the latter. A new password also ends the refresh tokens obtained with the old one.
+    Result<meta::UserRow> update_user(const Actor& a, std::string_view name, const Input<UserUpdate>& in);
     Result<void> delete_user(const Actor& a, std::string_view name);
     /// Lifts a lockout of the user name (global administrators).
     Result<void> unlock_user(const Actor& a, std::string_view name);
@@ -139,16 +174,16 @@ public:
     // Organisations -------------------------------------------------------------------------
     Result<std::vector<meta::NamespaceRow>> list_orgs(const Actor& a);
     Result<meta::NamespaceRow> get_org(const Actor& a, std::string_view org);
-    Result<meta::NamespaceRow> create_org(const Actor& a, const NewOrg& in);
-    Result<meta::NamespaceRow> update_org(const Actor& a, std::string_view org, const OrgUpdate& in);
+    Result<meta::NamespaceRow> create_org(const Actor& a, const Input<NewOrg>& in);
+    Result<meta::NamespaceRow> update_org(const Actor& a, std::string_view org, const Input<OrgUpdate>& in);
     Result<void> delete_org(const Actor& a, std::string_view org);
 
     Result<std::vector<meta::MemberRow>> list_members(const Actor& a, std::string_view org);
-    Result<void> set_member(const Actor& a, std::string_view org, std::string_view user, std::string_view role);
+    Result<void> set_member(const Actor& a, std::string_view org, std::string_view user, const Input<std::string>& role);
     Result<void> remove_member(const Actor& a, std::string_view org, std::string_view user);
 
     Result<std::vector<meta::TeamRow>> list_teams(const Actor& a, std::string_view org);
-    Result<void> put_team(const Actor& a, std::string_view org, std::string_view team, const TeamSpec& in);
+    Result<void> put_team(const Actor& a, std::string_view org, std::string_view team, const Input<TeamSpec>& in);
     Result<void> delete_team(const Actor& a, std::string_view org, std::string_view team);
     Result<void> add_team_member(const Actor& a, std::string_view org, std::string_view team, std::string_view user);
     Result<void> remove_team_member(const Actor& a, std::string_view org, std::string_view team,
@@ -156,22 +191,19 @@ public:
 
     // Robots and tokens -----------------------------------------------------------------------
     Result<std::vector<meta::RobotRow>> list_robots(const Actor& a, std::string_view org);
-    Result<CreatedRobot> create_robot(const Actor& a, std::string_view org, const NewRobot& in);
+    Result<CreatedRobot> create_robot(const Actor& a, std::string_view org, const Input<NewRobot>& in);
     Result<void> delete_robot(const Actor& a, std::string_view org, std::string_view name);
 
     Result<std::vector<meta::TokenRow>> list_tokens(const Actor& a, std::string_view user);
-    Result<CreatedToken> create_token(const Actor& a, std::string_view user, const NewToken& in);
+    Result<CreatedToken> create_token(const Actor& a, std::string_view user, const Input<NewToken>& in);
     Result<void> revoke_token(const Actor& a, std::string_view user, std::string_view name);
 
     // Repositories ----------------------------------------------------------------------------
     Result<std::vector<meta::GrantRow>> list_grants(const Actor& a, std::string_view repo);
-    /// subject_kind user|team|robot; a team or robot may be named without its "org/" or "org+"
-    /// prefix. Role "none" removes the grant.
-    Result<void> set_grant(const Actor& a, std::string_view repo, std::string_view subject_kind,
-                           std::string_view subject, std::string_view role);
+    Result<void> set_grant(const Actor& a, std::string_view repo, const Input<GrantSpec>& in);
     Result<Visibility> get_visibility(const Actor& a, std::string_view repo);
     /// public, private or inherit (the namespace default).
-    Result<void> set_visibility(const Actor& a, std::string_view repo, std::string_view visibility);
+    Result<void> set_visibility(const Actor& a, std::string_view repo, const Input<std::string>& visibility);
 
     // Audit and keys --------------------------------------------------------------------------
     /// Newest first. Global admins see everything, organisation admins their organisations'
@@ -182,7 +214,7 @@ public:
 
 private:
     template <class F>
-    auto mutation(const Actor& a, std::string action, std::string object, F body) -> decltype(body());
+    auto mutation(const Actor& a, std::string action, std::string object, F body);
     template <class F>
     auto reading(const Actor& a, std::string action, std::string object, F body) -> decltype(body());
     void record(const Actor& a, std::string action, std::string object, std::string outcome, std::string detail);
@@ -190,7 +222,8 @@ private:
     Result<void> require_org_admin(const Actor& a, std::string_view org);
     Result<void> require_org_reader(const Actor& a, std::string_view org);
     Result<void> require_repo_manager(const Actor& a, std::string_view repo);
-    Result<meta::UserRow> self_or_admin(const Actor& a, std::string_view user);
+    enum class Use { read, change };
+    Result<meta::UserRow> self_or_admin(const Actor& a, std::string_view user, Use use);
     Result<void> keep_an_admin(const meta::UserRow& u, const UserUpdate* change);
     Result<bool> org_exists(std::string_view org);
 

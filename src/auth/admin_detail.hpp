@@ -5,29 +5,22 @@
 #include <string>
 
 #include "auth/admin.hpp"
-#include "meta/meta_store.hpp"
+#include "auth/errors.hpp"
 
 namespace dermaga::auth {
 
-/// Store failures in auth terms: not_found and conflict keep their meaning, the rest is
-/// unavailable.
-inline Error lift(const Error& e) {
-    if (e.code.category() == category()) {
-        return e;
-    }
-    if (e.code == meta::errc::not_found) {
-        return Error{make_error_code(errc::not_found), "no such " + e.detail};
-    }
-    if (e.code == meta::errc::conflict) {
-        return Error{make_error_code(errc::conflict), e.detail};
-    }
-    return Error{make_error_code(errc::unavailable), e.detail};
-}
-
-/// Runs a mutation and audits its outcome: allowed, denied, or failed (with the reason).
+/// Runs a mutation and audits its outcome: allowed, denied, or failed (with the reason). A body
+/// taking `(std::string& action, std::string& object)` may name them more precisely once it
+/// has read its input (a refusal comes first, so it is audited under the names given here).
 template <class F>
-auto Admin::mutation(const Actor& a, std::string action, std::string object, F body) -> decltype(body()) {
-    auto r = body();
+auto Admin::mutation(const Actor& a, std::string action, std::string object, F body) {
+    auto r = [&] {
+        if constexpr (std::is_invocable_v<F&, std::string&, std::string&>) {
+            return body(action, object);
+        } else {
+            return body();
+        }
+    }();
     if (r) {
         record(a, std::move(action), std::move(object), "allowed", {});
         return r;

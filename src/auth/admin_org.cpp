@@ -70,9 +70,11 @@ Result<meta::NamespaceRow> Admin::get_org(const Actor& a, std::string_view org) 
     });
 }
 
-Result<meta::NamespaceRow> Admin::create_org(const Actor& a, const NewOrg& in) {
-    return mutation(a, "org.create", org_object(in.name), [&]() -> Result<meta::NamespaceRow> {
+Result<meta::NamespaceRow> Admin::create_org(const Actor& a, const Input<NewOrg>& input) {
+    return mutation(a, "org.create", "org:*", [&](std::string&, std::string& object) -> Result<meta::NamespaceRow> {
         DERMAGA_CHECK(require_global_admin(a));
+        DERMAGA_TRY(in, input.get());
+        object = org_object(in.name);
         DERMAGA_CHECK(check_name("name", in.name));
         DERMAGA_CHECK(check_visibility("default_visibility", in.default_visibility));
         DERMAGA_CHECK(check_text("description", in.description));
@@ -86,9 +88,10 @@ Result<meta::NamespaceRow> Admin::create_org(const Actor& a, const NewOrg& in) {
     });
 }
 
-Result<meta::NamespaceRow> Admin::update_org(const Actor& a, std::string_view org, const OrgUpdate& in) {
+Result<meta::NamespaceRow> Admin::update_org(const Actor& a, std::string_view org, const Input<OrgUpdate>& input) {
     return mutation(a, "org.update", org_object(org), [&]() -> Result<meta::NamespaceRow> {
         DERMAGA_CHECK(require_org_admin(a, org));
+        DERMAGA_TRY(in, input.get());
         DERMAGA_TRY(ns, s_.store.namespace_row(org));
         if (!ns || ns->kind != "org") {
             return fail(errc::not_found, "no such organisation " + std::string(org));
@@ -126,9 +129,11 @@ Result<std::vector<meta::MemberRow>> Admin::list_members(const Actor& a, std::st
     });
 }
 
-Result<void> Admin::set_member(const Actor& a, std::string_view org, std::string_view user, std::string_view role) {
+Result<void> Admin::set_member(const Actor& a, std::string_view org, std::string_view user,
+                               const Input<std::string>& input) {
     return mutation(a, "member.set", org_object(org, "member:" + std::string(user)), [&]() -> Result<void> {
         DERMAGA_CHECK(require_org_admin(a, org));
+        DERMAGA_TRY(role, input.get());
         DERMAGA_TRY(r, check_role("role", role));
         return s_.store.set_member(org, user, r);
     });
@@ -156,9 +161,11 @@ Result<std::vector<meta::TeamRow>> Admin::list_teams(const Actor& a, std::string
     });
 }
 
-Result<void> Admin::put_team(const Actor& a, std::string_view org, std::string_view team, const TeamSpec& in) {
+Result<void> Admin::put_team(const Actor& a, std::string_view org, std::string_view team,
+                             const Input<TeamSpec>& input) {
     return mutation(a, "team.put", org_object(org, "team:" + std::string(team)), [&]() -> Result<void> {
         DERMAGA_CHECK(require_org_admin(a, org));
+        DERMAGA_TRY(in, input.get());
         DERMAGA_CHECK(check_name("team", team));
         DERMAGA_TRY(r, check_role("role", in.role));
         DERMAGA_CHECK(check_text("ldap_group", in.ldap_group));
@@ -217,9 +224,12 @@ Result<std::vector<meta::RobotRow>> Admin::list_robots(const Actor& a, std::stri
     });
 }
 
-Result<CreatedRobot> Admin::create_robot(const Actor& a, std::string_view org, const NewRobot& in) {
-    return mutation(a, "robot.create", org_object(org, "robot:" + in.name), [&]() -> Result<CreatedRobot> {
+Result<CreatedRobot> Admin::create_robot(const Actor& a, std::string_view org, const Input<NewRobot>& input) {
+    return mutation(a, "robot.create", org_object(org, "robot:*"),
+                    [&](std::string&, std::string& object) -> Result<CreatedRobot> {
         DERMAGA_CHECK(require_org_admin(a, org));
+        DERMAGA_TRY(in, input.get());
+        object = org_object(org, "robot:" + in.name);
         DERMAGA_CHECK(check_name("name", in.name));
         DERMAGA_TRY(role, check_role("role", in.role));
         DERMAGA_CHECK(check_text("description", in.description));
@@ -261,7 +271,7 @@ Result<void> Admin::delete_robot(const Actor& a, std::string_view org, std::stri
 
 Result<std::vector<meta::TokenRow>> Admin::list_tokens(const Actor& a, std::string_view user) {
     return reading(a, "token.list", "user:" + std::string(user), [&]() -> Result<std::vector<meta::TokenRow>> {
-        DERMAGA_TRY(u, self_or_admin(a, user));
+        DERMAGA_TRY(u, self_or_admin(a, user, Use::read));
         DERMAGA_TRY(tokens, s_.store.tokens(u.id));
         for (auto& t : tokens) {
             t.secret_hash.clear();
@@ -270,13 +280,12 @@ Result<std::vector<meta::TokenRow>> Admin::list_tokens(const Actor& a, std::stri
     });
 }
 
-Result<CreatedToken> Admin::create_token(const Actor& a, std::string_view user, const NewToken& in) {
-    const auto object = "user:" + std::string(user) + "/token:" + in.name;
-    return mutation(a, "token.create", object, [&]() -> Result<CreatedToken> {
-        DERMAGA_TRY(u, self_or_admin(a, user));
-        if (!(a.principal.scope & manage)) {
-            return fail(errc::denied, "a personal access token without the manage scope cannot create tokens");
-        }
+Result<CreatedToken> Admin::create_token(const Actor& a, std::string_view user, const Input<NewToken>& input) {
+    const auto prefix = "user:" + std::string(user) + "/token:";
+    return mutation(a, "token.create", prefix + "*", [&](std::string&, std::string& object) -> Result<CreatedToken> {
+        DERMAGA_TRY(u, self_or_admin(a, user, Use::change));
+        DERMAGA_TRY(in, input.get());
+        object = prefix + in.name;
         DERMAGA_CHECK(check_name("name", in.name));
         auto scopes = parse_token_scopes(in.scopes);
         if (!scopes || *scopes == 0) {
@@ -306,7 +315,7 @@ Result<CreatedToken> Admin::create_token(const Actor& a, std::string_view user, 
 Result<void> Admin::revoke_token(const Actor& a, std::string_view user, std::string_view name) {
     const auto object = "user:" + std::string(user) + "/token:" + std::string(name);
     return mutation(a, "token.revoke", object, [&]() -> Result<void> {
-        DERMAGA_TRY(u, self_or_admin(a, user));
+        DERMAGA_TRY(u, self_or_admin(a, user, Use::change));
         DERMAGA_TRY(found, s_.store.revoke_token(u.id, name));
         if (!found) {
             return fail(errc::not_found, "no live token named " + std::string(name));
@@ -319,23 +328,27 @@ Result<void> Admin::revoke_token(const Actor& a, std::string_view user, std::str
 
 Result<std::vector<meta::GrantRow>> Admin::list_grants(const Actor& a, std::string_view repo) {
     return reading(a, "repo.grants", "repo:" + std::string(repo), [&]() -> Result<std::vector<meta::GrantRow>> {
-        DERMAGA_CHECK(check_repo(repo));
         DERMAGA_CHECK(require_repo_manager(a, repo));
+        DERMAGA_CHECK(check_repo(repo));
         return s_.store.grants(repo);
     });
 }
 
-Result<void> Admin::set_grant(const Actor& a, std::string_view repo, std::string_view kind, std::string_view subject,
-                              std::string_view role) {
+Result<void> Admin::set_grant(const Actor& a, std::string_view repo, const Input<GrantSpec>& input) {
     const auto object = "repo:" + std::string(repo);
-    return mutation(a, role == "none" ? "repo.revoke" : "repo.grant", object, [&]() -> Result<void> {
+    return mutation(a, "repo.grant", object, [&](std::string& action, std::string&) -> Result<void> {
         DERMAGA_CHECK(require_repo_manager(a, repo));
+        DERMAGA_TRY(in, input.get());
+        const std::string_view kind = in.subject_kind;
+        if (in.role == "none") {
+            action = "repo.revoke";
+        }
         DERMAGA_CHECK(check_repo(repo));
-        DERMAGA_TRY(r, check_role("role", role));
+        DERMAGA_TRY(r, check_role("role", in.role));
         if (kind != "user" && kind != "team" && kind != "robot") {
             return fail(errc::bad_input, "subject_kind: must be user, team or robot");
         }
-        std::string name(subject);
+        std::string name(in.subject);
         const char sep = kind == "team" ? '/' : '+';
         if (kind != "user" && name.find(sep) == std::string::npos) {
             name = std::string(namespace_of(repo)) + sep + name;  // "ci" → "acme+ci"
@@ -356,9 +369,9 @@ Result<void> Admin::set_grant(const Actor& a, std::string_view repo, std::string
 
 Result<Visibility> Admin::get_visibility(const Actor& a, std::string_view repo) {
     return reading(a, "repo.visibility", "repo:" + std::string(repo), [&]() -> Result<Visibility> {
-        DERMAGA_CHECK(check_repo(repo));
         DERMAGA_CHECK(require_repo_manager(a, repo));
-        DERMAGA_TRY(f, s_.store.access_facts("anonymous", 0, namespace_of(repo), repo));
+        DERMAGA_CHECK(check_repo(repo));
+        DERMAGA_TRY(f, s_.store.access_facts(meta::Subject{}, s_.clock.now_unix(), namespace_of(repo), repo));
         Visibility v;
         v.own = f.repo_visibility.empty() ? "inherit" : f.repo_visibility;
         v.effective = !f.repo_visibility.empty() ? f.repo_visibility : f.ns ? f.ns->default_visibility : "private";
@@ -366,9 +379,10 @@ Result<Visibility> Admin::get_visibility(const Actor& a, std::string_view repo) 
     });
 }
 
-Result<void> Admin::set_visibility(const Actor& a, std::string_view repo, std::string_view visibility) {
+Result<void> Admin::set_visibility(const Actor& a, std::string_view repo, const Input<std::string>& input) {
     return mutation(a, "repo.visibility", "repo:" + std::string(repo), [&]() -> Result<void> {
         DERMAGA_CHECK(require_repo_manager(a, repo));
+        DERMAGA_TRY(visibility, input.get());
         DERMAGA_CHECK(check_repo(repo));
         if (visibility != "inherit") {
             DERMAGA_CHECK(check_visibility("visibility", visibility));

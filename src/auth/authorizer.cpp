@@ -1,7 +1,8 @@
 #include "auth/authorizer.hpp"
 
 #include <algorithm>
-#include <ctime>
+
+#include "auth/errors.hpp"
 
 namespace dermaga::auth {
 
@@ -9,31 +10,37 @@ std::string_view namespace_of(std::string_view repo) {
     return repo.substr(0, repo.find('/'));
 }
 
-Result<bool> Authorizer::is_admin(const Principal& p) {
-    if (!p.admin || p.local_operator) {
-        return p.admin;
+meta::Subject subject_of(const Principal& p) {
+    return meta::Subject{p.kind_name(), p.id, p.token_id};
+}
+
+Result<std::optional<Principal>> Authorizer::current(const Principal& p) {
+    if (p.local_operator || p.anonymous()) {
+        return std::optional<Principal>(p);
     }
-    DERMAGA_TRY(u, store_.user_by_id(p.id));
-    return u && u->admin && !u->disabled;
+    DERMAGA_TRY(s, lifted(store_.subject_state(subject_of(p), clock_.now_unix())));
+    if (!s.live) {
+        return std::optional<Principal>();
+    }
+    auto out = p;
+    out.admin = s.admin;
+    return std::optional<Principal>(std::move(out));
 }
 
 Result<unsigned> Authorizer::actions(const Principal& p, std::string_view repo) {
-    if (p.admin) {
-        DERMAGA_TRY(admin, is_admin(p));
-        if (admin) {
-            return all_actions & p.scope;
-        }
-        auto plain = p;  // demoted or disabled since the credential was issued
-        plain.admin = false;
-        return actions(plain, repo);
+    if (p.local_operator) {
+        return all_actions & p.scope;
     }
     const auto ns = namespace_of(repo);
-    DERMAGA_TRY(f, store_.access_facts(p.kind_name(), p.id, ns, repo));
-    if (!f.subject_live) {
+    DERMAGA_TRY(f, lifted(store_.access_facts(subject_of(p), clock_.now_unix(), ns, repo)));
+    if (!f.subject.live) {
         return 0u;
     }
+    if (f.subject.admin) {
+        return all_actions & p.scope;
+    }
     int role = std::max(f.org_role, f.repo_role);
-    if (p.kind == Principal::Kind::user && f.ns && f.ns->id == f.subject_ns_id) {
+    if (p.kind == Principal::Kind::user && f.ns && f.ns->id == f.subject.ns_id) {
         role = static_cast<int>(Role::admin);
     }
     unsigned out = actions_of(static_cast<Role>(std::clamp(role, 0, 4)));
@@ -50,40 +57,36 @@ Result<meta::Page> Authorizer::readable(const Principal& p, std::string_view las
     if (!(p.scope & pull)) {
         return meta::Page{};
     }
-    DERMAGA_TRY(admin, is_admin(p));
-    if (admin) {
-        return store_.readable_repositories("admin", p.id, last, n);
-    }
-    if (p.kind == Principal::Kind::user) {
-        DERMAGA_TRY(u, store_.user_by_id(p.id));
-        if (!u || u->disabled) {
+    std::string_view kind = p.kind_name();
+    if (p.local_operator) {
+        kind = "admin";
+    } else {
+        DERMAGA_TRY(s, lifted(store_.subject_state(subject_of(p), clock_.now_unix())));
+        if (!s.live) {
             return meta::Page{};
         }
-    } else if (p.kind == Principal::Kind::robot) {
-        DERMAGA_TRY(r, store_.robot_by_id(p.id));
-        if (!r || r->disabled || (r->expires_at != 0 && r->expires_at <= std::time(nullptr))) {
-            return meta::Page{};
-        }
+        kind = s.admin ? "admin" : kind;
     }
-    return store_.readable_repositories(p.kind_name(), p.id, last, n);
+    return lifted(store_.readable_repositories(kind, p.id, last, n));
 }
 
 Result<Role> Authorizer::org_role(const Principal& p, std::string_view org) {
-    if (p.scope & manage) {
-        DERMAGA_TRY(admin, is_admin(p));
-        if (admin) {
-            return Role::admin;
-        }
+    const bool manages = (p.scope & manage) != 0;
+    if (p.local_operator) {
+        return manages ? Role::admin : Role::del;
     }
     if (p.kind != Principal::Kind::user) {
         return Role::none;
     }
-    DERMAGA_TRY(f, store_.access_facts("user", p.id, org, std::string(org) + "/"));
-    if (!f.subject_live || !f.ns || f.ns->kind != "org") {
+    DERMAGA_TRY(f, lifted(store_.access_facts(subject_of(p), clock_.now_unix(), org, std::string(org) + "/")));
+    if (!f.subject.live) {
         return Role::none;
     }
-    auto role = static_cast<Role>(std::clamp(f.org_role, 0, 4));
-    if (role == Role::admin && !(p.scope & manage)) {
+    auto role = f.subject.admin ? Role::admin : static_cast<Role>(std::clamp(f.org_role, 0, 4));
+    if (!f.subject.admin && (!f.ns || f.ns->kind != "org")) {
+        return Role::none;
+    }
+    if (role == Role::admin && !manages) {
         return Role::del;  // a token without `manage` cannot administer
     }
     return role;

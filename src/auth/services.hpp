@@ -28,7 +28,7 @@ public:
           audit(store),
           tokens(store, clock, this->options.token),
           authn(store, clock, audit, this->options.login, std::move(external)),
-          authz(store) {}
+          authz(store, clock) {}
 
     /// Shows authentication attempts, lockouts and tokens issued in `registry`.
     void register_metrics(metrics::Registry& registry) const {

@@ -114,16 +114,31 @@ struct AuditQuery {
     std::size_t limit = 100;
 };
 
-/// What decides a principal's access to one repository, read in one snapshot.
+/// Who a credential stands for. Ids are never reused, so a subject names one account for
+/// ever, whatever later happens to its name.
+struct Subject {
+    std::string_view kind = "anonymous";  ///< "anonymous", "user" or "robot"
+    std::int64_t id = 0;                  ///< the user's or robot's id
+    std::int64_t token_id = 0;            ///< the personal access token it came from; 0: none
+};
+
+/// A subject as it stands now.
+struct SubjectState {
+    /// The account exists, is enabled and (a robot) unexpired, and the personal access token
+    /// it came from, if any, is its own, unrevoked and unexpired. Always true for anonymous.
+    /// A credential whose subject is not live must grant nothing, not even public pulls.
+    bool live = true;
+    bool admin = false;      ///< a live global administrator
+    std::int64_t ns_id = 0;  ///< a live user's own namespace id
+};
+
+/// What decides a subject's access to one repository, read in one snapshot.
 struct AccessFacts {
+    SubjectState subject;
     std::optional<NamespaceRow> ns;  ///< absent: nobody owns the first path component
     std::string repo_visibility;     ///< "" when the repository has no setting of its own
     int org_role = 0;                ///< best organisation-wide role (membership, teams, robot role)
     int repo_role = 0;               ///< best role granted on this repository
-    /// The subject still exists and is enabled (always true for anonymous). A credential
-    /// issued to a deleted or disabled account must grant nothing, not even public pulls.
-    bool subject_live = true;
-    std::int64_t subject_ns_id = 0;  ///< a user's own namespace id
 };
 
 struct LoginState {
@@ -181,9 +196,12 @@ public:
     virtual Result<std::vector<GrantRow>> grants(std::string_view repo) = 0;
     /// visibility "" removes the setting (back to the namespace default).
     virtual Result<void> set_visibility(std::string_view repo, std::string_view visibility) = 0;
-    /// subject_kind "anonymous" (id ignored), "user" or "robot".
-    virtual Result<AccessFacts> access_facts(std::string_view subject_kind, std::int64_t subject_id,
-                                             std::string_view ns, std::string_view repo) = 0;
+    /// What decides `subject`'s access to `repo` (whose namespace is `ns`) at Unix time `now`.
+    /// When the subject is not live, or is a global administrator, only `subject` is read.
+    virtual Result<AccessFacts> access_facts(const Subject& subject, std::int64_t now, std::string_view ns,
+                                             std::string_view repo) = 0;
+    /// `subject` at Unix time `now`, in one indexed read (the same rules as access_facts).
+    virtual Result<SubjectState> subject_state(const Subject& subject, std::int64_t now) = 0;
     /// The catalog page `subject` may pull from: repositories with a manifest, after `last`, at
     /// most `n`, by the same rules as access_facts (public, own namespace, an organisation
     /// role or a repository grant of at least read). subject_kind "admin" lists everything,
@@ -208,6 +226,9 @@ public:
 
     virtual Result<void> put_refresh(std::string_view secret_hash, const RefreshRow& r, std::int64_t now) = 0;
     virtual Result<std::optional<RefreshRow>> refresh(std::string_view secret_hash) = 0;
+    /// Deletes every refresh token of `subject_kind` ("user", "robot" or "pat") `subject_id`:
+    /// the credential they were obtained with has changed.
+    virtual Result<void> delete_refresh_tokens(std::string_view subject_kind, std::int64_t subject_id) = 0;
 
     // Signing keys --------------------------------------------------------------------------
     virtual Result<std::vector<SigningKeyRow>> signing_keys() = 0;

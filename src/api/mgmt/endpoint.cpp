@@ -161,6 +161,15 @@ boost::asio::awaitable<http::Response> mgmt_endpoint(Gate* gate, http::Request& 
     if (!id.caller->presented) {
         co_return basic_challenge();
     }
+    // Admin's rules read the principal's id and admin flag: make them current, and refuse a
+    // credential whose account or token is gone (a bearer token does not show it by itself).
+    auto caller = co_await gate->current(std::move(*id.caller));
+    if (!caller) {
+        co_return error_response(caller.error());
+    }
+    if (!*caller) {
+        co_return basic_challenge();
+    }
     const auto m = req.method();
     std::string body;
     if (m == http::Method::post || m == http::Method::put || m == http::Method::patch) {
@@ -171,14 +180,9 @@ boost::asio::awaitable<http::Response> mgmt_endpoint(Gate* gate, http::Request& 
         body = std::move(*b);
     }
     auth::Admin admin(gate->services());
-    mgmt::Call call{admin, auth::Actor{id.caller->principal, req.remote(), {}}, m,
-                    mgmt::split_path(req.path()), std::move(body), req};
-    co_return co_await run_blocking(blocking, [&] {
-        // Admin's rules read principal.admin: make a bearer token's claim current first.
-        auto& p = call.actor.principal;
-        p.admin = gate->services().authz.is_admin(p).value_or(false);
-        return mgmt::route(call);
-    });
+    mgmt::Call call{admin, auth::Actor{(*caller)->principal, req.remote(), {}}, m, mgmt::split_path(req.path()),
+                    std::move(body), req};
+    co_return co_await run_blocking(blocking, [&] { return mgmt::route(call); });
 }
 
 }  // namespace dermaga::api

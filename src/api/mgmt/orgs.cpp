@@ -16,19 +16,13 @@ http::Response org_collection(Call& c) {
     if (c.method != M::post) {
         return method_not_allowed("GET, POST");
     }
-    auth::NewOrg in;
-    auto parsed = [&]() -> Result<void> {
+    auto r = c.admin.create_org(c.actor, [&]() -> Result<auth::NewOrg> {
         DERMAGA_TRY(j, object_body(c, {"name", "default_visibility", "description"}));
         DERMAGA_TRY(name, req_string(j, "name"));
         DERMAGA_TRY(vis, opt_string(j, "default_visibility"));
         DERMAGA_TRY(desc, opt_string(j, "description"));
-        in = auth::NewOrg{std::move(name), vis.value_or("private"), desc.value_or("")};
-        return {};
-    }();
-    if (!parsed) {
-        return failed(parsed.error());
-    }
-    auto r = c.admin.create_org(c.actor, in);
+        return auth::NewOrg{std::move(name), vis.value_or("private"), desc.value_or("")};
+    });
     return r ? json_response(201, views::org(*r)) : failed(r.error());
 }
 
@@ -44,18 +38,12 @@ http::Response org_item(Call& c, const std::string& org) {
     if (c.method != M::patch) {
         return method_not_allowed("GET, PATCH, DELETE");
     }
-    auth::OrgUpdate in;
-    auto parsed = [&]() -> Result<void> {
+    auto r = c.admin.update_org(c.actor, org, [&]() -> Result<auth::OrgUpdate> {
         DERMAGA_TRY(j, object_body(c, {"default_visibility", "description"}));
         DERMAGA_TRY(vis, opt_string(j, "default_visibility"));
         DERMAGA_TRY(desc, opt_string(j, "description"));
-        in = auth::OrgUpdate{std::move(vis), std::move(desc)};
-        return {};
-    }();
-    if (!parsed) {
-        return failed(parsed.error());
-    }
-    auto r = c.admin.update_org(c.actor, org, in);
+        return auth::OrgUpdate{std::move(vis), std::move(desc)};
+    });
     return r ? json_response(200, views::org(*r)) : failed(r.error());
 }
 
@@ -75,16 +63,14 @@ http::Response members(Call& c, const std::string& org) {
     if (c.method != M::put) {
         return method_not_allowed("PUT, DELETE");
     }
-    auto j = object_body(c, {"role"});
-    if (!j) {
-        return failed(j.error());
-    }
-    auto role = req_string(*j, "role");
-    if (!role) {
-        return failed(role.error());
-    }
-    auto r = c.admin.set_member(c.actor, org, p[3], *role);
-    return r ? json_response(200, Json{{"user", p[3]}, {"role", *role}}) : failed(r.error());
+    std::string role;
+    auto r = c.admin.set_member(c.actor, org, p[3], [&]() -> Result<std::string> {
+        DERMAGA_TRY(j, object_body(c, {"role"}));
+        DERMAGA_TRY(value, req_string(j, "role"));
+        role = value;
+        return value;
+    });
+    return r ? json_response(200, Json{{"user", p[3]}, {"role", role}}) : failed(r.error());
 }
 
 http::Response teams(Call& c, const std::string& org) {
@@ -119,17 +105,13 @@ http::Response teams(Call& c, const std::string& org) {
         return method_not_allowed("PUT, DELETE");
     }
     auth::TeamSpec in;
-    auto parsed = [&]() -> Result<void> {
+    auto r = c.admin.put_team(c.actor, org, team, [&]() -> Result<auth::TeamSpec> {
         DERMAGA_TRY(j, object_body(c, {"role", "ldap_group"}));
         DERMAGA_TRY(role, opt_string(j, "role"));
         DERMAGA_TRY(group, opt_string(j, "ldap_group"));
         in = auth::TeamSpec{role.value_or("none"), group.value_or("")};
-        return {};
-    }();
-    if (!parsed) {
-        return failed(parsed.error());
-    }
-    auto r = c.admin.put_team(c.actor, org, team, in);
+        return in;
+    });
     return r ? json_response(200, Json{{"name", team}, {"role", in.role}, {"ldap_group", in.ldap_group}})
              : failed(r.error());
 }
@@ -150,20 +132,14 @@ http::Response robots(Call& c, const std::string& org) {
     if (c.method != M::post) {
         return method_not_allowed("GET, POST");
     }
-    auth::NewRobot in;
-    auto parsed = [&]() -> Result<void> {
+    auto r = c.admin.create_robot(c.actor, org, [&]() -> Result<auth::NewRobot> {
         DERMAGA_TRY(j, object_body(c, {"name", "role", "description", "expires_in"}));
         DERMAGA_TRY(name, req_string(j, "name"));
         DERMAGA_TRY(role, req_string(j, "role"));
         DERMAGA_TRY(desc, opt_string(j, "description"));
         DERMAGA_TRY(expires, opt_duration(j, "expires_in"));
-        in = auth::NewRobot{std::move(name), std::move(role), desc.value_or(""), expires.value_or(0)};
-        return {};
-    }();
-    if (!parsed) {
-        return failed(parsed.error());
-    }
-    auto r = c.admin.create_robot(c.actor, org, in);
+        return auth::NewRobot{std::move(name), std::move(role), desc.value_or(""), expires.value_or(0)};
+    });
     if (!r) {
         return failed(r.error());
     }

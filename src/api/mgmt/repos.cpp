@@ -17,23 +17,22 @@ http::Response permissions(Call& c, const std::string& repo) {
     if (c.method != M::put) {
         return method_not_allowed("GET, PUT");
     }
-    auto done = [&]() -> Result<void> {
+    auto done = c.admin.set_grant(c.actor, repo, [&]() -> Result<auth::GrantSpec> {
         DERMAGA_TRY(j, object_body(c, {"subject_kind", "subject", "role"}));
         DERMAGA_TRY(kind, req_string(j, "subject_kind"));
         DERMAGA_TRY(subject, req_string(j, "subject"));
         DERMAGA_TRY(role, req_string(j, "role"));
-        return c.admin.set_grant(c.actor, repo, kind, subject, role);
-    }();
+        return auth::GrantSpec{std::move(kind), std::move(subject), std::move(role)};
+    });
     return done ? no_content() : failed(done.error());
 }
 
 http::Response visibility(Call& c, const std::string& repo) {
     if (c.method == M::put) {
-        auto done = [&]() -> Result<void> {
+        auto done = c.admin.set_visibility(c.actor, repo, [&]() -> Result<std::string> {
             DERMAGA_TRY(j, object_body(c, {"visibility"}));
-            DERMAGA_TRY(v, req_string(j, "visibility"));
-            return c.admin.set_visibility(c.actor, repo, v);
-        }();
+            return req_string(j, "visibility");
+        });
         if (!done) {
             return failed(done.error());
         }

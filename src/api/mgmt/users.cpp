@@ -16,20 +16,14 @@ http::Response user_collection(Call& c) {
     if (c.method != M::post) {
         return method_not_allowed("GET, POST");
     }
-    auth::NewUser in;
-    auto parsed = [&]() -> Result<void> {
+    auto r = c.admin.create_user(c.actor, [&]() -> Result<auth::NewUser> {
         DERMAGA_TRY(j, object_body(c, {"name", "password", "email", "admin"}));
         DERMAGA_TRY(name, req_string(j, "name"));
         DERMAGA_TRY(password, req_string(j, "password"));
         DERMAGA_TRY(email, opt_string(j, "email"));
         DERMAGA_TRY(admin, opt_bool(j, "admin"));
-        in = auth::NewUser{std::move(name), std::move(password), email.value_or(""), admin.value_or(false)};
-        return {};
-    }();
-    if (!parsed) {
-        return failed(parsed.error());
-    }
-    auto r = c.admin.create_user(c.actor, in);
+        return auth::NewUser{std::move(name), std::move(password), email.value_or(""), admin.value_or(false)};
+    });
     return r ? json_response(201, views::user(*r)) : failed(r.error());
 }
 
@@ -45,20 +39,14 @@ http::Response user_item(Call& c, const std::string& name) {
     if (c.method != M::patch) {
         return method_not_allowed("GET, PATCH, DELETE");
     }
-    auth::UserUpdate in;
-    auto parsed = [&]() -> Result<void> {
+    auto r = c.admin.update_user(c.actor, name, [&]() -> Result<auth::UserUpdate> {
         DERMAGA_TRY(j, object_body(c, {"password", "email", "admin", "disabled"}));
         DERMAGA_TRY(password, opt_string(j, "password"));
         DERMAGA_TRY(email, opt_string(j, "email"));
         DERMAGA_TRY(admin, opt_bool(j, "admin"));
         DERMAGA_TRY(disabled, opt_bool(j, "disabled"));
-        in = auth::UserUpdate{std::move(password), std::move(email), admin, disabled};
-        return {};
-    }();
-    if (!parsed) {
-        return failed(parsed.error());
-    }
-    auto r = c.admin.update_user(c.actor, name, in);
+        return auth::UserUpdate{std::move(password), std::move(email), admin, disabled};
+    });
     return r ? json_response(200, views::user(*r)) : failed(r.error());
 }
 
@@ -70,8 +58,8 @@ http::Response tokens(Call& c, const std::string& user) {
     if (c.method != M::post) {
         return method_not_allowed("GET, POST");
     }
-    auth::NewToken in;
-    auto parsed = [&]() -> Result<void> {
+    auto r = c.admin.create_token(c.actor, user, [&]() -> Result<auth::NewToken> {
+        auth::NewToken in;
         DERMAGA_TRY(j, object_body(c, {"name", "scopes", "expires_in"}));
         DERMAGA_TRY(name, req_string(j, "name"));
         in.name = std::move(name);
@@ -89,12 +77,8 @@ http::Response tokens(Call& c, const std::string& user) {
         }
         DERMAGA_TRY(expires, opt_duration(j, "expires_in"));
         in.expires_in = expires;
-        return {};
-    }();
-    if (!parsed) {
-        return failed(parsed.error());
-    }
-    auto r = c.admin.create_token(c.actor, user, in);
+        return in;
+    });
     if (!r) {
         return failed(r.error());
     }

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <ctime>
+
 #include "auth/admin.hpp"
 #include "test_store.hpp"
 
@@ -113,7 +115,7 @@ TEST_F(AdminTest, OrganisationAdminsManageOnlyTheirOrganisation) {
     EXPECT_TRUE(admin.set_member(alice, "acme", "carol", "write"));
     EXPECT_TRUE(admin.put_team(alice, "acme", "devs", TeamSpec{"write", "cn=devs,dc=x"}));
     EXPECT_TRUE(admin.add_team_member(alice, "acme", "devs", "bob"));
-    EXPECT_TRUE(admin.set_grant(alice, "acme/app", "team", "devs", "delete"));
+    EXPECT_TRUE(admin.set_grant(alice, "acme/app", GrantSpec{"team", "devs", "delete"}));
     EXPECT_TRUE(admin.set_visibility(alice, "acme/app", "public"));
     EXPECT_EQ(admin.get_visibility(alice, "acme/app")->effective, "public");
 
@@ -121,7 +123,7 @@ TEST_F(AdminTest, OrganisationAdminsManageOnlyTheirOrganisation) {
     EXPECT_EQ(code_of(admin.set_member(alice, "other", "alice", "admin")), errc::denied);
     EXPECT_EQ(code_of(admin.put_team(carol, "acme", "x", TeamSpec{"read", ""})), errc::denied);
     EXPECT_EQ(code_of(admin.create_robot(carol, "acme", NewRobot{"ci", "write", "", 0})), errc::denied);
-    EXPECT_EQ(code_of(admin.set_grant(carol, "acme/app", "user", "carol", "admin")), errc::denied);
+    EXPECT_EQ(code_of(admin.set_grant(carol, "acme/app", GrantSpec{"user", "carol", "admin"})), errc::denied);
     EXPECT_EQ(code_of(admin.set_visibility(alice, "other/app", "public")), errc::denied);
     EXPECT_EQ(code_of(admin.create_org(alice, NewOrg{"mine", "private", ""})), errc::denied);
     EXPECT_EQ(code_of(admin.delete_org(alice, "acme")), errc::denied);
@@ -259,6 +261,95 @@ TEST_F(AdminTest, RotatesKeysAndOldTokensStillVerify) {
     auto kid = admin.rotate_keys(root);
     ASSERT_TRUE(kid) << kid.error().detail;
     EXPECT_TRUE(services.tokens.verify(*token));
+}
+
+TEST_F(AdminTest, SelfMeansTheSameAccountNotTheSameName) {
+    const Actor old_bob = bob;
+    ASSERT_TRUE(admin.delete_user(root, "bob"));
+    ASSERT_TRUE(admin.create_user(root, NewUser{"bob", "password-new-bob", "", false}));
+    EXPECT_EQ(code_of(admin.update_user(old_bob, "bob", UserUpdate{std::string("taken-over-1"), {}, {}, {}})),
+              errc::denied);
+    EXPECT_EQ(code_of(admin.get_user(old_bob, "bob")), errc::denied);
+    EXPECT_EQ(code_of(admin.list_tokens(old_bob, "bob")), errc::denied);
+    EXPECT_EQ(code_of(admin.create_token(old_bob, "bob", NewToken{"mine", "pull", {}})), errc::denied);
+    auto me = admin.me(old_bob);
+    ASSERT_TRUE(me);
+    EXPECT_FALSE(me->user.has_value()) << "me() reads the account by id";
+    EXPECT_TRUE(verify_password("password-new-bob", (*store.auth->user("bob"))->password_hash));
+}
+
+TEST_F(AdminTest, ATokenWithoutManageReadsTheAccountButDoesNotChangeIt) {
+    ASSERT_TRUE(admin.create_token(bob, "bob", NewToken{"other", "pull", {}}));
+    Actor scoped = bob;
+    scoped.principal.scope = pull | push | del;
+    EXPECT_TRUE(admin.get_user(scoped, "bob"));
+    EXPECT_TRUE(admin.list_tokens(scoped, "bob"));
+    EXPECT_EQ(code_of(admin.update_user(scoped, "bob", UserUpdate{std::string("stolen-pass-1"), {}, {}, {}})),
+              errc::denied);
+    EXPECT_EQ(code_of(admin.update_user(scoped, "bob", UserUpdate{{}, std::string("b@evil.example"), {}, {}})),
+              errc::denied);
+    EXPECT_EQ(code_of(admin.revoke_token(scoped, "bob", "other")), errc::denied);
+    EXPECT_EQ(code_of(admin.create_token(scoped, "bob", NewToken{"more", "pull", {}})), errc::denied);
+    EXPECT_TRUE(verify_password("password-bob", (*store.auth->user("bob"))->password_hash));
+    scoped.principal.scope |= manage;
+    EXPECT_TRUE(admin.update_user(scoped, "bob", UserUpdate{{}, std::string("b@example.org"), {}, {}}));
+}
+
+TEST_F(AdminTest, ARefusedCallersInputIsNeverRead) {
+    int reads = 0;
+    auto parser = [&reads]<class T>(T) {
+        return [&reads]() -> Result<T> {
+            ++reads;
+            return fail(errc::bad_input, "malformed");
+        };
+    };
+    EXPECT_EQ(code_of(admin.create_user(bob, parser(NewUser{}))), errc::denied);
+    EXPECT_EQ(code_of(admin.update_user(bob, "alice", parser(UserUpdate{}))), errc::denied);
+    EXPECT_EQ(code_of(admin.create_token(carol, "bob", parser(NewToken{}))), errc::denied);
+    EXPECT_EQ(code_of(admin.create_org(alice, parser(NewOrg{}))), errc::denied);
+    EXPECT_EQ(code_of(admin.update_org(bob, "acme", parser(OrgUpdate{}))), errc::denied);
+    EXPECT_EQ(code_of(admin.set_member(carol, "acme", "bob", parser(std::string()))), errc::denied);
+    EXPECT_EQ(code_of(admin.put_team(carol, "acme", "devs", parser(TeamSpec{}))), errc::denied);
+    EXPECT_EQ(code_of(admin.create_robot(carol, "acme", parser(NewRobot{}))), errc::denied);
+    EXPECT_EQ(code_of(admin.set_grant(carol, "acme/app", parser(GrantSpec{}))), errc::denied);
+    EXPECT_EQ(code_of(admin.set_visibility(carol, "acme/app", parser(std::string()))), errc::denied);
+    EXPECT_EQ(reads, 0);
+    EXPECT_EQ(code_of(admin.create_user(root, parser(NewUser{}))), errc::bad_input);
+    EXPECT_EQ(reads, 1);
+}
+
+TEST_F(AdminTest, ANewPasswordEndsTheRefreshTokensOfTheOldOne) {
+    auto bobs = services.tokens.issue_refresh(bob.principal);
+    auto alices = services.tokens.issue_refresh(alice.principal);
+    ASSERT_TRUE(bobs && alices);
+    ASSERT_TRUE(admin.update_user(bob, "bob", UserUpdate{{}, std::string("b@example.org"), {}, {}}));
+    EXPECT_TRUE(services.tokens.check_refresh(*bobs)) << "an email change leaves them";
+    ASSERT_TRUE(admin.update_user(bob, "bob", UserUpdate{std::string("password-bob-2"), {}, {}, {}}));
+    EXPECT_FALSE(services.tokens.check_refresh(*bobs));
+    EXPECT_TRUE(services.tokens.check_refresh(*alices));
+}
+
+TEST_F(AdminTest, ARecreatedAccountSeesNoAuditOfItsPredecessor) {
+    const std::int64_t now = std::time(nullptr);
+    meta::AuditRow earlier;
+    earlier.at = (now - 10) * 1000;
+    earlier.actor = "bob";
+    earlier.actor_kind = "user";
+    earlier.action = "token.create";
+    earlier.object = "user:bob/token:secret-project";
+    earlier.outcome = "allowed";
+    ASSERT_TRUE(store.auth->append_audit({earlier}));
+    EXPECT_EQ(admin.audit(bob, meta::AuditQuery{})->size(), 1u) << "the old bob sees his own entry";
+    ASSERT_TRUE(admin.delete_user(root, "bob"));
+    clock.now = now;  // audit entries carry wall-clock times
+    auto created = admin.create_user(root, NewUser{"bob", "password-new-bob", "", false});
+    ASSERT_TRUE(created);
+    const Actor new_bob{user_principal(**store.auth->user("bob"), "password"), "127.0.0.1", {}};
+    ASSERT_TRUE(admin.create_token(new_bob, "bob", NewToken{"laptop", "pull", {}}));
+    auto seen = admin.audit(new_bob, meta::AuditQuery{});
+    ASSERT_TRUE(seen);
+    ASSERT_EQ(seen->size(), 1u);
+    EXPECT_EQ((*seen)[0].object, "user:bob/token:laptop");
 }
 
 TEST(ParseDuration, UnitsAndErrors) {

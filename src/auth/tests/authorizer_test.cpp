@@ -15,7 +15,7 @@ namespace {
 struct AuthorizerTest : ::testing::Test {
     fixture::TestStore store;
     fixture::FakeClock clock;
-    Authorizer authz{*store.auth};
+    Authorizer authz{*store.auth, clock};
 
     Principal user(const std::string& name, bool admin = false) {
         meta::UserRow u;
@@ -107,4 +107,57 @@ TEST_F(AuthorizerTest, RecreatedNamespaceDoesNotInheritGrants) {
     ASSERT_TRUE(*store.auth->delete_org("acme"));
     ASSERT_TRUE(store.auth->create_org(meta::NamespaceRow{0, "acme", "org", "private", "", clock.now_unix()}));
     EXPECT_EQ(can(alice, "acme/app"), 0u);
+}
+
+TEST_F(AuthorizerTest, ExpiredOrRevokedCredentialsGetNothing) {
+    auto alice = user("alice");
+    ASSERT_TRUE(store.auth->create_org(meta::NamespaceRow{0, "pub", "org", "public", "", clock.now_unix()}));
+    const auto expires = clock.now_unix() + 100;
+    auto t = store.auth->create_token(
+        meta::TokenRow{0, alice.id, "alice", "ci", "h-ci", "pull push", clock.now_unix(), expires, 0, false});
+    ASSERT_TRUE(t);
+    auto via_token = alice;
+    via_token.token_id = t->id;
+    via_token.scope = pull | push;
+    EXPECT_EQ(can(via_token, "alice/app"), static_cast<unsigned>(pull | push));
+    ASSERT_TRUE(authz.current(via_token).value().has_value());
+    clock.now = expires;
+    EXPECT_EQ(can(via_token, "alice/app"), 0u);
+    EXPECT_EQ(can(via_token, "pub/app"), 0u) << "not even public pulls";
+    EXPECT_FALSE(authz.current(via_token).value().has_value());
+    EXPECT_EQ(*authz.org_role(via_token, "pub"), Role::none);
+    EXPECT_TRUE(authz.readable(via_token, "", 10)->names.empty());
+    EXPECT_EQ(can(alice, "alice/app"), all_actions) << "the account itself is unaffected";
+
+    auto r = store.auth->create_robot(meta::RobotRow{0, "pub", 0, "ci", "h1", 2, "", clock.now_unix(),
+                                                     clock.now_unix() + 60, false});
+    ASSERT_TRUE(r);
+    Principal robot;
+    robot.kind = Principal::Kind::robot;
+    robot.id = r->id;
+    EXPECT_EQ(can(robot, "pub/app"), static_cast<unsigned>(pull | push));
+    clock.now += 60;
+    EXPECT_EQ(can(robot, "pub/app"), 0u);
+    EXPECT_FALSE(authz.current(robot).value().has_value());
+}
+
+TEST_F(AuthorizerTest, CurrentReadsTheAccountByIdNotByItsClaims) {
+    auto root = user("root", true);
+    auto claims = root;
+    claims.admin = false;  // a token from before a promotion, or a forged claim either way
+    EXPECT_TRUE(authz.current(claims).value()->admin);
+    auto row = **store.auth->user_by_id(root.id);
+    row.admin = false;
+    ASSERT_TRUE(store.auth->update_user(row));
+    claims.admin = true;
+    EXPECT_FALSE(authz.current(claims).value()->admin);
+    EXPECT_EQ(can(claims, "any/thing"), 0u);
+
+    auto alice = user("alice");
+    ASSERT_TRUE(*store.auth->delete_user("alice"));
+    auto again = user("alice");
+    EXPECT_FALSE(authz.current(alice).value().has_value()) << "same name, another account";
+    EXPECT_EQ(can(alice, "alice/app"), 0u);
+    EXPECT_EQ(can(again, "alice/app"), all_actions);
+    EXPECT_TRUE(authz.current(Principal{}).value().has_value()) << "anonymous stands as it is";
 }

@@ -511,10 +511,47 @@ Result<void> SqliteAuthStore::set_visibility(std::string_view repo, std::string_
     });
 }
 
-Result<AccessFacts> SqliteAuthStore::access_facts(std::string_view kind, std::int64_t id, std::string_view ns,
+namespace {
+
+/// One indexed read of the subject row. A user's personal access token is checked in the same
+/// statement (by its primary key), so re-checking the credential behind a bearer token costs
+/// no extra round trip.
+Result<SubjectState> read_subject(Connection& c, const Subject& subject, std::int64_t now) {
+    if (subject.kind != "user" && subject.kind != "robot") {
+        return SubjectState{};  // anonymous
+    }
+    PREPARE(s, c,
+            subject.kind == "user"
+                ? "SELECT u.disabled = 0 AND (?2 = 0 OR EXISTS (SELECT 1 FROM access_tokens t WHERE t.id = ?2 "
+                  "AND t.user_id = u.id AND t.revoked = 0 AND t.expires_at > ?3)), u.admin, u.ns_id "
+                  "FROM users u WHERE u.id = ?1"
+                : "SELECT disabled = 0 AND ?2 = 0 AND (expires_at = 0 OR expires_at > ?3), 0, 0 "
+                  "FROM robots WHERE id = ?1");
+    s.bind(1, subject.id).bind(2, subject.token_id).bind(3, now);
+    auto read = [](Stmt& st) {
+        const bool live = st.int64(0) != 0;
+        return SubjectState{live, live && st.int64(1) != 0, live ? st.int64(2) : 0};
+    };
+    DERMAGA_TRY(row, one_row<SubjectState>(c, s, "select subject", read));
+    return row.value_or(SubjectState{false, false, 0});
+}
+
+}  // namespace
+
+Result<SubjectState> SqliteAuthStore::subject_state(const Subject& subject, std::int64_t now) {
+    auto c = pool_->acquire();
+    return read_subject(*c, subject, now);
+}
+
+Result<AccessFacts> SqliteAuthStore::access_facts(const Subject& subject, std::int64_t now, std::string_view ns,
                                                   std::string_view repo) {
     auto c = pool_->acquire();
     AccessFacts f;
+    DERMAGA_TRY(state, read_subject(*c, subject, now));
+    f.subject = state;
+    if (!f.subject.live || f.subject.admin) {
+        return f;
+    }
     DERMAGA_TRY(row, find_ns(*c, ns));
     f.ns = std::move(row);
     {
@@ -524,6 +561,7 @@ Result<AccessFacts> SqliteAuthStore::access_facts(std::string_view kind, std::in
         f.repo_visibility = v.value_or("");
     }
     const std::int64_t ns_id = f.ns ? f.ns->id : -1;
+    const std::int64_t id = subject.id;
     // The best role a query finds. ?1 is the subject id, ?2 the namespace id, ?3 the repository;
     // a query need not use all three (binding an index it lacks is a harmless SQLITE_RANGE).
     auto best_role = [&](const char* sql) -> Result<int> {
@@ -534,20 +572,7 @@ Result<AccessFacts> SqliteAuthStore::access_facts(std::string_view kind, std::in
         }
         return static_cast<int>(s.int64(0));
     };
-    if (kind == "user" || kind == "robot") {
-        PREPARE(s, *c, kind == "user" ? "SELECT disabled, ns_id FROM users WHERE id = ?1"
-                                      : "SELECT disabled, 0 FROM robots WHERE id = ?1");
-        s.bind(1, id);
-        using Subject = std::pair<bool, std::int64_t>;  // disabled, own namespace
-        auto read = [](Stmt& st) { return Subject{st.int64(0) != 0, st.int64(1)}; };
-        DERMAGA_TRY(subject, one_row<Subject>(*c, s, "select subject", read));
-        f.subject_live = subject && !subject->first;
-        f.subject_ns_id = subject ? subject->second : 0;
-        if (!f.subject_live) {
-            return f;
-        }
-    }
-    if (kind == "user") {
+    if (subject.kind == "user") {
         DERMAGA_TRY(org_role, best_role("SELECT COALESCE(MAX(r), 0) FROM ("
                                         " SELECT role r FROM org_members WHERE user_id = ?1 AND org_id = ?2"
                                         " UNION ALL SELECT t.role FROM teams t JOIN team_members tm ON tm.team_id = t.id"
@@ -557,7 +582,7 @@ Result<AccessFacts> SqliteAuthStore::access_facts(std::string_view kind, std::in
                                          "subject_id IN (SELECT team_id FROM team_members WHERE user_id = ?1)))"));
         f.org_role = org_role;
         f.repo_role = repo_role;
-    } else if (kind == "robot") {
+    } else if (subject.kind == "robot") {
         DERMAGA_TRY(org_role, best_role("SELECT COALESCE(MAX(role), 0) FROM robots WHERE id = ?1 AND disabled = 0 "
                                         "AND org_id = ?2"));
         DERMAGA_TRY(repo_role, best_role("SELECT COALESCE(MAX(role), 0) FROM repo_grants WHERE repo = ?3 "

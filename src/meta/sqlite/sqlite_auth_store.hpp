@@ -44,8 +44,9 @@ public:
     Result<bool> remove_grant(std::string_view repo, std::string_view subject_kind, std::string_view subject) override;
     Result<std::vector<GrantRow>> grants(std::string_view repo) override;
     Result<void> set_visibility(std::string_view repo, std::string_view visibility) override;
-    Result<AccessFacts> access_facts(std::string_view subject_kind, std::int64_t subject_id, std::string_view ns,
+    Result<AccessFacts> access_facts(const Subject& subject, std::int64_t now, std::string_view ns,
                                      std::string_view repo) override;
+    Result<SubjectState> subject_state(const Subject& subject, std::int64_t now) override;
 
     Result<Page> readable_repositories(std::string_view subject_kind, std::int64_t subject_id, std::string_view last,
                                        std::size_t n) override;
@@ -63,6 +64,7 @@ public:
     Result<void> touch_token(std::int64_t id, std::int64_t now) override;
     Result<void> put_refresh(std::string_view secret_hash, const RefreshRow& r, std::int64_t now) override;
     Result<std::optional<RefreshRow>> refresh(std::string_view secret_hash) override;
+    Result<void> delete_refresh_tokens(std::string_view subject_kind, std::int64_t subject_id) override;
 
     Result<std::vector<SigningKeyRow>> signing_keys() override;
     Result<void> rotate_signing_key(const SigningKeyRow& k) override;

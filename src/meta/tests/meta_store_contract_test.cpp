@@ -8,6 +8,7 @@
 #include <functional>
 #include <thread>
 #include <memory>
+#include <tuple>
 
 #include <sqlite3.h>
 
@@ -265,6 +266,155 @@ INSTANTIATE_TEST_SUITE_P(Backends, MetaStoreContract,
                          ::testing::Values(Backend{"sqlite", [](const std::filesystem::path& d) {
                              return std::unique_ptr<MetaStore>(
                                  std::make_unique<SqliteMetaStore>((d / "meta.db").string(), 2));
+                         }}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// The AuthStore contract ------------------------------------------------------------------
+// The methods that decide whether a credential still stands. (The other AuthStore methods are
+// exercised through auth/'s unit tests and the API suite.)
+
+struct AuthBackend {
+    const char* name;
+    /// The metadata store (which may own what the auth store uses) and the auth store.
+    std::function<std::pair<std::unique_ptr<MetaStore>, std::unique_ptr<AuthStore>>(const std::filesystem::path&)>
+        make;
+};
+
+class AuthStoreContract : public ::testing::TestWithParam<AuthBackend> {
+protected:
+    void SetUp() override {
+        dir_ = std::filesystem::temp_directory_path() /
+               ("dermaga-auth-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
+        std::filesystem::create_directories(dir_);
+        std::tie(meta_, store_) = GetParam().make(dir_);
+    }
+    void TearDown() override {
+        store_.reset();
+        meta_.reset();
+        std::filesystem::remove_all(dir_);
+    }
+    UserRow user(const std::string& name, bool admin = false) {
+        UserRow u;
+        u.name = name;
+        u.admin = admin;
+        u.password_hash = "x";
+        u.created_at = 1;
+        auto r = store_->create_user(u);
+        EXPECT_TRUE(r) << r.error().detail;
+        return r.value_or(UserRow{});
+    }
+    TokenRow token(const UserRow& u, const std::string& name, std::int64_t expires_at) {
+        auto r = store_->create_token(TokenRow{0, u.id, u.name, name, "hash-" + u.name + "-" + name, "pull", 1,
+                                               expires_at, 0, false});
+        EXPECT_TRUE(r) << r.error().detail;
+        return r.value_or(TokenRow{});
+    }
+    SubjectState state(std::string_view kind, std::int64_t id, std::int64_t token_id = 0, std::int64_t now = 100) {
+        auto r = store_->subject_state(Subject{kind, id, token_id}, now);
+        EXPECT_TRUE(r) << r.error().detail;
+        return r.value_or(SubjectState{true, true, -1});
+    }
+    static inline int counter_ = 0;
+    std::filesystem::path dir_;
+    std::unique_ptr<MetaStore> meta_;
+    std::unique_ptr<AuthStore> store_;
+};
+
+TEST_P(AuthStoreContract, SubjectStateFollowsTheAccountById) {
+    EXPECT_TRUE(state("anonymous", 0).live);
+    const auto alice = user("alice");
+    const auto root = user("root", true);
+    auto s = state("user", alice.id);
+    EXPECT_TRUE(s.live);
+    EXPECT_FALSE(s.admin);
+    EXPECT_EQ(s.ns_id, alice.ns_id);
+    EXPECT_TRUE(state("user", root.id).admin);
+    EXPECT_FALSE(state("user", 999999).live) << "an id nobody has";
+    EXPECT_FALSE(state("robot", alice.id).live) << "ids are per kind";
+
+    auto disabled = root;
+    disabled.disabled = true;
+    ASSERT_TRUE(store_->update_user(disabled));
+    s = state("user", root.id);
+    EXPECT_FALSE(s.live);
+    EXPECT_FALSE(s.admin) << "a disabled administrator is no administrator";
+
+    ASSERT_TRUE(*store_->delete_user("alice"));
+    EXPECT_FALSE(state("user", alice.id).live);
+    const auto again = user("alice");
+    EXPECT_NE(again.id, alice.id) << "ids are never reused";
+    EXPECT_FALSE(state("user", alice.id).live) << "the old id does not reach the new account";
+    EXPECT_TRUE(state("user", again.id).live);
+}
+
+TEST_P(AuthStoreContract, SubjectStateChecksThePersonalAccessTokenUsed) {
+    const auto alice = user("alice");
+    const auto bob = user("bob");
+    const auto t = token(alice, "ci", 200);
+    EXPECT_TRUE(state("user", alice.id, t.id, 100).live);
+    EXPECT_FALSE(state("user", alice.id, t.id, 200).live) << "expired at its expires_at";
+    EXPECT_FALSE(state("user", bob.id, t.id, 100).live) << "someone else's token";
+    EXPECT_FALSE(state("user", alice.id, t.id + 1000, 100).live) << "a token that does not exist";
+    ASSERT_TRUE(*store_->revoke_token(alice.id, "ci"));
+    EXPECT_FALSE(state("user", alice.id, t.id, 100).live);
+    EXPECT_TRUE(state("user", alice.id, 0, 100).live) << "the account itself stands";
+}
+
+TEST_P(AuthStoreContract, SubjectStateChecksRobotsExpiryAndExistence) {
+    ASSERT_TRUE(store_->create_org(NamespaceRow{0, "acme", "org", "private", "", 1}));
+    auto forever = store_->create_robot(RobotRow{0, "acme", 0, "ci", "h1", 2, "", 1, 0, false});
+    auto brief = store_->create_robot(RobotRow{0, "acme", 0, "tmp", "h2", 2, "", 1, 150, false});
+    ASSERT_TRUE(forever && brief);
+    EXPECT_TRUE(state("robot", forever->id, 0, 100).live);
+    EXPECT_TRUE(state("robot", brief->id, 0, 149).live);
+    EXPECT_FALSE(state("robot", brief->id, 0, 150).live);
+    EXPECT_FALSE(state("robot", forever->id, 1, 100).live) << "robots have no personal access tokens";
+    EXPECT_FALSE(state("robot", forever->id, 0, 100).admin);
+    ASSERT_TRUE(*store_->delete_robot("acme", "ci"));
+    EXPECT_FALSE(state("robot", forever->id).live);
+}
+
+TEST_P(AuthStoreContract, AccessFactsCarryTheSubjectState) {
+    const auto alice = user("alice");
+    const auto root = user("root", true);
+    ASSERT_TRUE(store_->create_org(NamespaceRow{0, "acme", "org", "public", "", 1}));
+    ASSERT_TRUE(store_->set_member("acme", "alice", 2));
+    ASSERT_TRUE(store_->set_grant(GrantRow{"acme/app", "user", "alice", 3}));
+    auto f = *store_->access_facts(Subject{"user", alice.id, 0}, 100, "acme", "acme/app");
+    EXPECT_TRUE(f.subject.live);
+    EXPECT_EQ(f.org_role, 2);
+    EXPECT_EQ(f.repo_role, 3);
+    ASSERT_TRUE(f.ns.has_value());
+    EXPECT_EQ(f.ns->default_visibility, "public");
+    const auto t = token(alice, "ci", 200);
+    f = *store_->access_facts(Subject{"user", alice.id, t.id}, 300, "acme", "acme/app");
+    EXPECT_FALSE(f.subject.live) << "the token used has expired";
+    EXPECT_EQ(f.org_role, 0);
+    EXPECT_EQ(f.repo_role, 0);
+    EXPECT_TRUE(store_->access_facts(Subject{"user", root.id, 0}, 100, "acme", "acme/app")->subject.admin);
+    f = *store_->access_facts(Subject{}, 100, "acme", "acme/app");
+    EXPECT_TRUE(f.subject.live);
+    EXPECT_EQ(f.ns->default_visibility, "public");
+}
+
+TEST_P(AuthStoreContract, DeletingRefreshTokensTouchesOnlyThatSubject) {
+    ASSERT_TRUE(store_->put_refresh("r1", RefreshRow{"user", 1, 1000}, 10));
+    ASSERT_TRUE(store_->put_refresh("r2", RefreshRow{"user", 1, 1000}, 10));
+    ASSERT_TRUE(store_->put_refresh("r3", RefreshRow{"user", 2, 1000}, 10));
+    ASSERT_TRUE(store_->put_refresh("r4", RefreshRow{"pat", 1, 1000}, 10));
+    ASSERT_TRUE(store_->delete_refresh_tokens("user", 1));
+    EXPECT_FALSE(store_->refresh("r1")->has_value());
+    EXPECT_FALSE(store_->refresh("r2")->has_value());
+    EXPECT_TRUE(store_->refresh("r3")->has_value());
+    EXPECT_TRUE(store_->refresh("r4")->has_value());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, AuthStoreContract,
+                         ::testing::Values(AuthBackend{"sqlite", [](const std::filesystem::path& d) {
+                             auto meta = std::make_unique<SqliteMetaStore>((d / "meta.db").string(), 2);
+                             auto auth = meta->auth_store();
+                             return std::pair<std::unique_ptr<MetaStore>, std::unique_ptr<AuthStore>>(
+                                 std::move(meta), std::move(auth));
                          }}),
                          [](const auto& info) { return std::string(info.param.name); });
 
