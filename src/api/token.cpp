@@ -106,7 +106,7 @@ Result<Issued> issue(auth::Services& s, const auth::Principal& p, const std::vec
     DERMAGA_TRY(access, grant(s, p, scopes));
     DERMAGA_TRY(token, s.tokens.issue(p, access));
     Issued out{std::move(token), {}};
-    if (offline && !p.anonymous()) {
+    if (offline && auth::refreshable(p)) {
         DERMAGA_TRY(refresh, s.tokens.issue_refresh(p));
         out.refresh = std::move(refresh);
     }

@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include "auth/errors.hpp"
 #include "core/digest.hpp"
 #include "core/names.hpp"
 
@@ -50,8 +51,24 @@ Principal user_principal(const meta::UserRow& u, std::string method) {
 }
 
 Authenticator::Authenticator(meta::AuthStore& store, const Clock& clock, AuditLog& audit, LoginOptions options,
-                             ExternalLogin external)
-    : store_(store), clock_(clock), audit_(audit), options_(options), external_(std::move(external)) {}
+                             ExternalLogin external, const PasswordHasher& hasher)
+    : store_(store),
+      clock_(clock),
+      audit_(audit),
+      options_(options),
+      external_(std::move(external)),
+      hasher_(hasher) {}
+
+bool Authenticator::slow_check(std::string_view secret, std::string_view hash) {
+    if (!hash.empty()) {
+        return hasher_.verify(secret, hash);
+    }
+    // No hash to check against (an unknown name, an account without a password): spend the
+    // same work on a stand-in made with the current parameters, so timing reveals nothing.
+    std::call_once(stand_in_once_, [&] { stand_in_ = hasher_.hash("not-a-real-password").value_or(""); });
+    hasher_.verify(secret, stand_in_);
+    return false;
+}
 
 void Authenticator::audit(std::string_view actor, std::string_view kind, std::string_view address,
                           std::string_view outcome, std::string_view detail) {
@@ -66,21 +83,20 @@ void Authenticator::audit(std::string_view actor, std::string_view kind, std::st
 }
 
 Result<Authenticator::Checked> Authenticator::check_user(std::string_view user, std::string_view secret) {
-    DERMAGA_TRY(row, store_.user(user));
+    DERMAGA_TRY(row, lifted(store_.user(user)));
     if (row && row->source == "local") {
-        // Hash even for disabled accounts so timing does not tell them apart.
-        const bool ok = verify_password(secret, row->password_hash);
+        // One slow check whatever the account's state, so timing does not tell disabled
+        // accounts (or ones without a password) from others.
+        const bool ok = slow_check(secret, row->password_hash);
         if (!ok || row->disabled) {
             return wrong();
         }
         return Checked{user_principal(*row, "password"), row->password_hash};
     }
     if (!external_) {
-        if (!row) {
-            // Spend the same hashing time as for a real account, so timing does not reveal names.
-            static const std::string dummy = hash_password("not-a-real-password").value_or("");
-            verify_password(secret, dummy);
-        }
+        // An unknown name, or a directory account while no directory is configured: the same
+        // single slow check as a wrong password.
+        slow_check(secret, {});
         return wrong();
     }
     DERMAGA_TRY(ident, external_(user, secret));
@@ -96,13 +112,13 @@ Result<Authenticator::Checked> Authenticator::check_user(std::string_view user, 
         u.email = ident->email;
         u.source = "ldap";
         u.created_at = clock_.now_unix();
-        DERMAGA_TRY(created, store_.create_user(u));
+        DERMAGA_TRY(created, lifted(store_.create_user(u)));
         row = created;
     }
     if (row->disabled) {
         return wrong();
     }
-    DERMAGA_CHECK(store_.sync_ldap_teams(row->id, ident->group_dns));
+    DERMAGA_CHECK(lifted(store_.sync_ldap_teams(row->id, ident->group_dns)));
     return Checked{user_principal(*row, "ldap"), "ldap"};
 }
 
@@ -112,7 +128,7 @@ Result<Authenticator::Checked> Authenticator::check(std::string_view user, std::
         return wrong();
     }
     if (auto plus = user.find('+'); plus != std::string_view::npos) {
-        DERMAGA_TRY(r, store_.robot(user.substr(0, plus), user.substr(plus + 1)));
+        DERMAGA_TRY(r, lifted(store_.robot(user.substr(0, plus), user.substr(plus + 1))));
         const auto h = secret_hash(secret);
         if (!r || !same(h, r->secret_hash) || !live_robot(*r, now)) {
             return wrong();
@@ -120,11 +136,11 @@ Result<Authenticator::Checked> Authenticator::check(std::string_view user, std::
         return Checked{robot_principal(*r), r->secret_hash};
     }
     if (secret.substr(0, pat_prefix.size()) == pat_prefix) {
-        DERMAGA_TRY(t, store_.token_by_hash(secret_hash(secret)));
+        DERMAGA_TRY(t, lifted(store_.token_by_hash(secret_hash(secret))));
         if (!t || t->user != user || !live_token(*t, now)) {
             return wrong();
         }
-        DERMAGA_TRY(u, store_.user_by_id(t->user_id));
+        DERMAGA_TRY(u, lifted(store_.user_by_id(t->user_id)));
         if (!u || u->disabled) {
             return wrong();
         }
@@ -143,19 +159,19 @@ Result<Principal> Authenticator::revalidate(const Checked& c) {
     const auto now = clock_.now_unix();
     const auto& p = c.principal;
     if (p.kind == Principal::Kind::robot) {
-        DERMAGA_TRY(r, store_.robot_by_id(p.id));
+        DERMAGA_TRY(r, lifted(store_.robot_by_id(p.id)));
         if (!r || !live_robot(*r, now) || r->secret_hash != c.fingerprint) {
             return wrong();
         }
         return p;
     }
     if (p.token_id != 0) {
-        DERMAGA_TRY(t, store_.token_by_id(p.token_id));
+        DERMAGA_TRY(t, lifted(store_.token_by_id(p.token_id)));
         if (!t || !live_token(*t, now)) {
             return wrong();
         }
     }
-    DERMAGA_TRY(u, store_.user_by_id(p.id));
+    DERMAGA_TRY(u, lifted(store_.user_by_id(p.id)));
     if (!u || u->disabled || (p.method == "password" && u->password_hash != c.fingerprint)) {
         return wrong();
     }
@@ -208,7 +224,7 @@ Result<Authenticator::Checked> Authenticator::login_checked(std::string_view use
     const std::string user_key = "user:" + std::string(user);
     const std::string ip_key = "ip:" + std::string(address);
     for (const auto* key : {&user_key, &ip_key}) {
-        DERMAGA_TRY(st, store_.login_state(*key, now, options_.window));
+        DERMAGA_TRY(st, lifted(store_.login_state(*key, now, options_.window)));
         if (st.locked_until > now) {
             audit(user, "user", address, "locked", *key);
             return fail(errc::locked, std::to_string(st.locked_until - now));
@@ -216,7 +232,7 @@ Result<Authenticator::Checked> Authenticator::login_checked(std::string_view use
     }
     auto checked = check(user, secret);
     if (checked) {
-        DERMAGA_CHECK(store_.login_succeeded(user_key));
+        DERMAGA_CHECK(lifted(store_.login_succeeded(user_key)));
         audit(checked->principal.name, checked->principal.kind_name(), address, "success", checked->principal.method);
         return checked;
     }
@@ -224,8 +240,8 @@ Result<Authenticator::Checked> Authenticator::login_checked(std::string_view use
         audit(user, "user", address, "error", checked.error().detail);
         return tl::unexpected(checked.error());
     }
-    DERMAGA_TRY(us, store_.login_failed(user_key, now, options_.window, options_.user_threshold, options_.lock_seconds));
-    DERMAGA_TRY(is, store_.login_failed(ip_key, now, options_.window, options_.ip_threshold, options_.lock_seconds));
+    DERMAGA_TRY(us, lifted(store_.login_failed(user_key, now, options_.window, options_.user_threshold, options_.lock_seconds)));
+    DERMAGA_TRY(is, lifted(store_.login_failed(ip_key, now, options_.window, options_.ip_threshold, options_.lock_seconds)));
     audit(user, "user", address, "failed", checked.error().detail);
     for (const auto& [key, st] : {std::pair{&user_key, us}, std::pair{&ip_key, is}}) {
         if (st.locked_until > now) {
@@ -280,9 +296,14 @@ Result<Principal> Authenticator::certificate_uncounted(std::string_view cn, std:
     const std::string key = "cert:" + std::string(cn);
     const auto now = clock_.now_unix();
     if (auto hit = recall(key, now)) {
-        return revalidate(*hit);
+        auto p = revalidate(*hit);
+        if (p || p.error().code != errc::unauthenticated) {
+            return p;
+        }
+        std::lock_guard lock(mu_);
+        cache_.erase(key);  // the account changed (disabled, or deleted and re-created): look again
     }
-    DERMAGA_TRY(u, store_.user(cn));
+    DERMAGA_TRY(u, lifted(store_.user(cn)));
     if (!u || u->disabled) {
         audit(cn, "user", address, "failed", "client certificate names no enabled user");
         return fail(errc::unauthenticated, "the client certificate names no enabled user");
@@ -296,7 +317,7 @@ Result<Principal> Authenticator::certificate_uncounted(std::string_view cn, std:
 Result<Principal> Authenticator::refreshed_uncounted(const meta::RefreshRow& row) {
     const auto now = clock_.now_unix();
     if (row.subject_kind == "robot") {
-        DERMAGA_TRY(r, store_.robot_by_id(row.subject_id));
+        DERMAGA_TRY(r, lifted(store_.robot_by_id(row.subject_id)));
         if (!r || !live_robot(*r, now)) {
             return wrong();
         }
@@ -305,15 +326,18 @@ Result<Principal> Authenticator::refreshed_uncounted(const meta::RefreshRow& row
     std::int64_t uid = row.subject_id;
     std::optional<meta::TokenRow> tok;
     if (row.subject_kind == "pat") {
-        DERMAGA_TRY(t, store_.token_by_id(row.subject_id));
+        DERMAGA_TRY(t, lifted(store_.token_by_id(row.subject_id)));
         if (!t || !live_token(*t, now)) {
             return wrong();
         }
         tok = t;
         uid = t->user_id;
     }
-    DERMAGA_TRY(u, store_.user_by_id(uid));
-    if (!u || u->disabled) {
+    DERMAGA_TRY(u, lifted(store_.user_by_id(uid)));
+    // A directory password is checked by the directory only, so a refresh token obtained with
+    // one would outlive a password changed or a group left there: LDAP logins get none (see
+    // refreshable), and one from before that rule is refused.
+    if (!u || u->disabled || (row.subject_kind == "user" && u->source != "local")) {
         return wrong();
     }
     auto p = user_principal(*u, "refresh");

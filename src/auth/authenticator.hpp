@@ -51,8 +51,9 @@ enum class AuthOutcome { success, failure, locked, error };
 
 class Authenticator {
 public:
+    /// Every login costs one `hasher` check whether or not the name exists.
     Authenticator(meta::AuthStore& store, const Clock& clock, AuditLog& audit, LoginOptions options,
-                  ExternalLogin external = {});
+                  ExternalLogin external = {}, const PasswordHasher& hasher = PasswordHasher::standard());
 
     /// Checks a user name and password/secret. Blocking (the slow hash runs here). Errors:
     /// errc::unauthenticated (detail: "slow" when the caller should delay its answer),
@@ -90,6 +91,8 @@ private:
     std::optional<Checked> recall(const std::string& key, std::int64_t now);
     void remember(const std::string& key, Checked checked, std::int64_t now);
     Result<Checked> check_user(std::string_view user, std::string_view secret);
+    /// `hasher_` on `hash`, or on a stand-in hash when `hash` is empty (then false).
+    bool slow_check(std::string_view secret, std::string_view hash);
     Result<Principal> revalidate(const Checked& c);
     // The public checks without counting; each public one counts its outcome.
     Result<Principal> login_uncounted(std::string_view user, std::string_view secret, std::string_view address);
@@ -105,6 +108,9 @@ private:
     AuditLog& audit_;
     LoginOptions options_;
     ExternalLogin external_;
+    const PasswordHasher& hasher_;
+    std::once_flag stand_in_once_;
+    std::string stand_in_;
 
     struct CacheEntry {
         Checked checked;

@@ -83,6 +83,11 @@ bool verify_password(std::string_view password, std::string_view hash) {
     return false;
 }
 
+const PasswordHasher& PasswordHasher::standard() {
+    static const PasswordHasher hasher;
+    return hasher;
+}
+
 Result<void> check_password_policy(std::string_view password) {
     if (password.size() < 8) {
         return fail(errc::bad_input, "password must be at least 8 characters");

@@ -30,6 +30,20 @@ Result<std::string> hash_password(std::string_view password);
 /// Checks `password` against an Argon2id or bcrypt ($2a$/$2b$/$2y$) hash; false for any other
 /// or empty hash.
 bool verify_password(std::string_view password, std::string_view hash);
+/// The slow password hash behind logins, as an object so that what a login costs can be
+/// observed (the timing tests count its calls). The default uses hash_password and
+/// verify_password. Implementations are thread-safe.
+class PasswordHasher {
+public:
+    virtual ~PasswordHasher() = default;
+    virtual Result<std::string> hash(std::string_view password) const { return hash_password(password); }
+    virtual bool verify(std::string_view password, std::string_view hash) const {
+        return verify_password(password, hash);
+    }
+    /// The process-wide default.
+    static const PasswordHasher& standard();
+};
+
 /// Whether a password meets the minimum (8 to 1024 bytes). Errors: errc::bad_input.
 Result<void> check_password_policy(std::string_view password);
 

@@ -75,5 +75,71 @@ TEST_F(Ldap, LocalAccountsAreNotShadowedByTheDirectory) {
     EXPECT_EQ(http().get("/v2/", as("bob")).status, 200u);
 }
 
+// Item 18 of issue 8: leaving a directory group takes effect at the next login.
+TEST_F(Ldap, LeavingTheGroupTakesTheUserOutOfTheLinkedTeam) {
+    add_org("acme");
+    const std::string devs = std::string("cn=developers,") + lt::group_base;
+    ASSERT_TRUE(store_->put_team(meta::TeamRow{0, "acme", "devs", 2, devs, {}}));
+    const auto creds = basic("bob", lt::bob_password);
+    ASSERT_EQ(http().post("/v2/acme/app/blobs/uploads/", {}, creds).status, 202u);
+    const std::string member = "member: uid=bob," + std::string(lt::people_base) + "\n";
+    struct PutBack {  // the directory is shared by the suite
+        lt::Slapd& slapd;
+        std::string ldif;
+        ~PutBack() { slapd.modify(ldif); }
+    } put_back{*slapd_, "dn: " + devs + "\nchangetype: modify\nadd: member\n" + member};
+    ASSERT_EQ(slapd_->modify("dn: " + devs + "\nchangetype: modify\ndelete: member\n" + member), "");
+    // The token endpoint always asks the directory: that login syncs the teams.
+    ASSERT_EQ(http().get("/token?service=dermaga", creds).status, 200u);
+    EXPECT_EQ(http().post("/v2/acme/app/blobs/uploads/", {}, creds).status, 403u);
+    for (const auto& t : *store_->teams("acme")) {
+        EXPECT_TRUE(t.members.empty()) << t.name;
+    }
+}
+
+// A refresh token would stand for the directory's answer for 30 days without asking again.
+TEST_F(Ldap, DirectoryLoginsGetNoRefreshToken) {
+    auto r = http().get("/token?service=dermaga&offline_token=true&scope=repository:alice/app:pull",
+                        basic("alice", lt::alice_password));
+    ASSERT_EQ(r.status, 200u) << describe(r);
+    auto j = json::parse(r.body);
+    EXPECT_FALSE(j["token"].get<std::string>().empty());
+    EXPECT_FALSE(j.contains("refresh_token"));
+    auto p = http().post("/token",
+                         "grant_type=password&service=dermaga&client_id=t&access_type=offline&username=alice&password=" +
+                             std::string(lt::alice_password),
+                         {{"Content-Type", "application/x-www-form-urlencoded"}});
+    ASSERT_EQ(p.status, 200u) << describe(p);
+    EXPECT_FALSE(json::parse(p.body).contains("refresh_token"));
+}
+
+// Item 18: the directory down at login. Nothing listens on the configured port.
+class LdapDown : public AuthApiTest {
+protected:
+    void configure(app::Config& c) override {
+        c.auth_enabled = true;
+        c.ldap_url = "ldap://127.0.0.1:" + std::to_string(lt::free_port());
+        c.ldap_user_base = lt::people_base;
+        c.auth_lockout_threshold = 3;
+    }
+};
+
+TEST_F(LdapDown, DirectoryLoginsAreUnavailableAndCountNoFailure) {
+    add_user("alice");  // local: never asks the directory
+    const auto bob = basic("bob", lt::bob_password);
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_TRUE(IsOciError(http().get("/v2/", bob), 503, "UNAVAILABLE")) << i;
+    }
+    EXPECT_TRUE(IsOciError(http().get("/token?service=dermaga", bob), 503, "UNAVAILABLE"));
+    EXPECT_EQ(http().get("/v2/", as("alice")).status, 200u);
+    EXPECT_GE(audit("login", "error", 5).size(), 5u);
+    meta::AuditQuery q;
+    q.action = "login";
+    q.outcome = "failed";
+    EXPECT_TRUE(store_->query_audit(q)->empty()) << "an unreachable directory is not a wrong password";
+    q.outcome = "lockout";
+    EXPECT_TRUE(store_->query_audit(q)->empty());
+}
+
 }  // namespace
 }  // namespace dermaga::test

@@ -102,6 +102,7 @@ database mdb
 maxsize 10485760
 suffix "dc=example,dc=org"
 rootdn "cn=admin,dc=example,dc=org"
+rootpw @ROOTPW@
 directory @DIR@/data
 access to attrs=userPassword by anonymous auth by * none
 access to attrs=mail by users read by * none
@@ -113,6 +114,7 @@ std::string slapd_conf(const fs::path& dir) {
     for (auto pos = conf.find("@DIR@"); pos != std::string::npos; pos = conf.find("@DIR@")) {
         conf.replace(pos, 5, dir.string());
     }
+    conf.replace(conf.find("@ROOTPW@"), 8, ssha(admin_password));
     return conf;
 }
 
@@ -254,6 +256,20 @@ std::string Slapd::try_start(const std::string& slapd) {
     auto why = "slapd did not start listening on " + url() + ":\n" + read_file(log);
     stop();
     return why;
+}
+
+std::string Slapd::modify(const std::string& ldif) {
+    const std::string ldapmodify = find_program("ldapmodify");
+    if (ldapmodify.empty()) {
+        return "ldapmodify not found (Debian package ldap-utils)";
+    }
+    const auto file = dir_ / "change.ldif";
+    std::ofstream(file) << ldif;
+    const auto log = dir_ / "ldapmodify.log";
+    if (run({ldapmodify, "-x", "-H", url(), "-D", admin_dn, "-w", admin_password, "-f", file.string()}, log) != 0) {
+        return "ldapmodify failed:\n" + read_file(log);
+    }
+    return {};
 }
 
 void Slapd::stop() {

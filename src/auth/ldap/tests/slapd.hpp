@@ -12,6 +12,8 @@ namespace dermaga::auth::ldap::testing {
 inline constexpr const char* suffix = "dc=example,dc=org";
 inline constexpr const char* people_base = "ou=people,dc=example,dc=org";
 inline constexpr const char* group_base = "ou=groups,dc=example,dc=org";
+inline constexpr const char* admin_dn = "cn=admin,dc=example,dc=org";  ///< the directory's root
+inline constexpr const char* admin_password = "admin-Secret-00";
 inline constexpr const char* reader_dn = "cn=reader,dc=example,dc=org";
 inline constexpr const char* reader_password = "reader-Secret-77";
 inline constexpr const char* alice_password = "alice-Secret-11";
@@ -40,6 +42,8 @@ public:
     void stop();
 
     bool running() const { return pid_ > 0; }
+    /// Applies an LDIF change (ldapmodify as the directory root). Empty on success, else why not.
+    std::string modify(const std::string& ldif);
     std::string url() const { return "ldap://127.0.0.1:" + std::to_string(port_); }
     std::string tls_url() const { return "ldaps://127.0.0.1:" + std::to_string(tls_port_); }
     /// The self-signed certificate slapd presents on both URLs (CN and SAN 127.0.0.1).
