@@ -3,6 +3,8 @@
 // filtering, re-created namespaces, credential changes and the audit trail.
 
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <map>
 #include <thread>
 
@@ -350,6 +352,50 @@ TEST_F(Auth, MutationsAndDenialsAreAudited) {
     for (const auto& row : *store_->query_audit(q)) {
         EXPECT_EQ(row.detail.find("password-1"), std::string::npos) << row.detail;
     }
+}
+
+// Item 18 of issue 8: the lockout's promises, each tested.
+class Lockout : public AuthApiTest {
+protected:
+    void configure(app::Config& c) override {
+        c.auth_enabled = true;
+        c.auth_lockout_threshold = 3;
+        c.auth_lockout_ip_threshold = 4;
+        c.auth_lockout_duration = 2;
+    }
+};
+
+TEST_F(Lockout, ALockedNameIsFreeAgainAfterTheDuration) {
+    add_user("bob");
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_EQ(http().get("/v2/", basic("bob", "guess-" + std::to_string(i))).status, 401u) << i;
+    }
+    auto locked = http().get("/v2/", as("bob"));
+    ASSERT_TRUE(IsOciError(locked, 429, "TOOMANYREQUESTS"));
+    const auto retry = std::stoll(locked.header("Retry-After"));
+    EXPECT_GE(retry, 1);
+    EXPECT_LE(retry, 2);
+    // The server's clock read no later than ours: by now + Retry-After the lock has passed.
+    const auto free_at = std::time(nullptr) + retry;
+    EXPECT_EQ(http().get("/v2/", as("bob")).status, 429u) << "still locked, right password or not";
+    while (std::time(nullptr) < free_at) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_EQ(http().get("/v2/", as("bob")).status, 200u);
+}
+
+TEST_F(Lockout, AnAddressIsLockedForEveryNameAndOnlyThatAddress) {
+    add_user("alice");
+    auto elsewhere = new_client();
+    elsewhere->set_local_address("127.0.0.2");
+    for (int i = 0; i < 4; ++i) {  // four names, one guess each: no name reaches its threshold
+        ASSERT_EQ(elsewhere->get("/v2/", basic("user" + std::to_string(i), "guess-guess")).status, 401u) << i;
+    }
+    EXPECT_TRUE(IsOciError(elsewhere->get("/v2/", as("alice")), 429, "TOOMANYREQUESTS"))
+        << "the address is locked, whatever the name";
+    EXPECT_EQ(http().get("/v2/", as("alice")).status, 200u) << "from another address alice is not";
+    EXPECT_FALSE(audit("login", "lockout").empty());
+    EXPECT_EQ(audit("login", "lockout")[0].detail.rfind("ip:127.0.0.2 locked", 0), 0u);
 }
 
 }  // namespace

@@ -70,6 +70,7 @@ struct HttpClient::Impl {
     std::uint16_t port;
     KeepAlive keep_alive;
     std::chrono::milliseconds timeout;
+    std::string local_address;
     asio::io_context io;
     std::optional<beast::tcp_stream> stream;
     beast::flat_buffer buffer;
@@ -80,6 +81,10 @@ struct HttpClient::Impl {
         stream.emplace(io);
         stream->expires_after(timeout);
         boost::system::error_code result;
+        if (!local_address.empty()) {
+            stream->socket().open(tcp::v4());
+            stream->socket().bind(tcp::endpoint(asio::ip::make_address(local_address), 0));
+        }
         stream->async_connect(endpoint_of(host, port),
                               [&](boost::system::error_code ec) { result = ec; });
         drive(io);
@@ -183,6 +188,11 @@ HttpClient::~HttpClient() = default;
 void HttpClient::close() {
     impl_->stream.reset();
     impl_->buffer.clear();
+}
+
+void HttpClient::set_local_address(std::string address) {
+    close();
+    impl_->local_address = std::move(address);
 }
 
 HttpResponse HttpClient::request(std::string_view method, std::string_view target,

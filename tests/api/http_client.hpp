@@ -72,6 +72,9 @@ public:
 
     /// Drops the current connection (the next request opens a new one).
     void close();
+    /// Connects from `address` (e.g. "127.0.0.2": any 127/8 address is local) instead of the
+    /// one the kernel picks, so that a test can act as another client address.
+    void set_local_address(std::string address);
 
     /// Opens a fresh connection, writes `bytes` verbatim (then, with HalfClose::yes, shuts down
     /// its sending side) and returns everything read until the server closes the connection or
