@@ -349,7 +349,9 @@ TEST_F(Auth, MutationsAndDenialsAreAudited) {
     // Secrets never reach the audit trail.
     meta::AuditQuery q;
     q.limit = 1000;
-    for (const auto& row : *store_->query_audit(q)) {
+    const auto rows = store_->query_audit(q);  // kept: iterating *temporary would dangle
+    ASSERT_TRUE(rows);
+    for (const auto& row : *rows) {
         EXPECT_EQ(row.detail.find("password-1"), std::string::npos) << row.detail;
     }
 }

@@ -92,7 +92,9 @@ TEST_F(Ldap, LeavingTheGroupTakesTheUserOutOfTheLinkedTeam) {
     // The token endpoint always asks the directory: that login syncs the teams.
     ASSERT_EQ(http().get("/token?service=dermaga", creds).status, 200u);
     EXPECT_EQ(http().post("/v2/acme/app/blobs/uploads/", {}, creds).status, 403u);
-    for (const auto& t : *store_->teams("acme")) {
+    const auto teams = store_->teams("acme");
+    ASSERT_TRUE(teams);
+    for (const auto& t : *teams) {
         EXPECT_TRUE(t.members.empty()) << t.name;
     }
 }

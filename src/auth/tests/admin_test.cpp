@@ -206,7 +206,9 @@ TEST_F(AdminTest, SecretsAreShownOnceAndStoredHashed) {
     EXPECT_TRUE(robot->robot.secret_hash.empty());
     EXPECT_EQ((*store.auth->robot("acme", "ci"))->secret_hash, secret_hash(robot->secret));
     EXPECT_EQ(robot->robot.expires_at, clock.now_unix() + 30 * 86400);
-    for (const auto& r : *admin.list_robots(alice, "acme")) {
+    const auto robots = admin.list_robots(alice, "acme");
+    ASSERT_TRUE(robots);
+    for (const auto& r : *robots) {
         EXPECT_TRUE(r.secret_hash.empty());
     }
     EXPECT_TRUE(services.authn.login("acme+ci", robot->secret, "127.0.0.1"));
