@@ -45,4 +45,15 @@ protected:
     std::unique_ptr<meta::AuthStore> store_;
 };
 
+/// AuthApiTest with users alice, bob and root (a global administrator) already there.
+class PeopleApiTest : public AuthApiTest {
+protected:
+    void SetUp() override {
+        AuthApiTest::SetUp();
+        add_user("alice");
+        add_user("bob");
+        add_user("root", true);
+    }
+};
+
 }  // namespace dermaga::test

@@ -14,15 +14,7 @@
 namespace dermaga::test {
 namespace {
 
-class Auth : public AuthApiTest {
-protected:
-    void SetUp() override {
-        AuthApiTest::SetUp();
-        add_user("alice");
-        add_user("bob");
-        add_user("root", true);
-    }
-};
+class Auth : public PeopleApiTest {};
 
 TEST_F(Auth, BaseEndpointChallengesThenAcceptsCredentials) {
     auto r = http().get("/v2/");

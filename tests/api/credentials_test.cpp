@@ -13,15 +13,8 @@
 namespace dermaga::test {
 namespace {
 
-class Credentials : public AuthApiTest {
+class Credentials : public PeopleApiTest {
 protected:
-    void SetUp() override {
-        AuthApiTest::SetUp();
-        add_user("alice");
-        add_user("bob");
-        add_user("root", true);
-    }
-
     HttpResponse call(std::string_view method, const std::string& target, const Headers& who,
                       const json& body = nullptr) {
         return send(method, target, who, body.is_null() ? "" : body.dump());
