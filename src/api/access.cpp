@@ -179,7 +179,8 @@ asio::awaitable<Identified> Gate::identify(http::Request& req) {
 }
 
 asio::awaitable<Result<std::optional<Caller>>> Gate::current(Caller caller) {
-    auto p = co_await run_blocking(blocking_, [&] { return services_.authz.current(caller.principal); });
+    auto p =
+        co_await run_blocking(blocking_, [&] { return services_.authz.current(caller.principal); });
     if (!p) {
         co_return tl::unexpected(p.error());
     }

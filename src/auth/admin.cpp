@@ -204,7 +204,8 @@ Result<meta::UserRow> Admin::self_or_admin(const Actor& a, std::string_view name
         return fail(errc::denied, "only the user themself or a global administrator");
     }
     if (!admin && use == Use::change && !manages(a.principal)) {
-        return fail(errc::denied, "a personal access token without the manage scope cannot change the account");
+        return fail(errc::denied,
+                    "a personal access token without the manage scope cannot change the account");
     }
     if (!u) {
         return fail(errc::not_found, "no such user " + std::string(name));
@@ -249,7 +250,7 @@ Result<meta::UserRow> Admin::get_user(const Actor& a, std::string_view name) {
 }
 
 Result<meta::UserRow> Admin::create_user(const Actor& a, const Input<NewUser>& input) {
-    return mutation(a, "user.create", "user:*", [&](std::string&, std::string& object) -> Result<meta::UserRow> {
+    auto create = [&](std::string&, std::string& object) -> Result<meta::UserRow> {
         DERMAGA_CHECK(require_global_admin(a));
         DERMAGA_TRY(in, input.get());
         object = "user:" + in.name;
@@ -264,10 +265,12 @@ Result<meta::UserRow> Admin::create_user(const Actor& a, const Input<NewUser>& i
         u.created_at = s_.clock.now_unix();
         DERMAGA_TRY(created, s_.store.create_user(u));
         return redacted(std::move(created));
-    });
+    };
+    return mutation(a, "user.create", "user:*", create);
 }
 
-Result<meta::UserRow> Admin::update_user(const Actor& a, std::string_view name, const Input<UserUpdate>& input) {
+Result<meta::UserRow> Admin::update_user(const Actor& a, std::string_view name,
+                                         const Input<UserUpdate>& input) {
     return mutation(a, "user.update", "user:" + std::string(name), [&]() -> Result<meta::UserRow> {
         DERMAGA_TRY(u, self_or_admin(a, name, Use::change));
         DERMAGA_TRY(in, input.get());

@@ -46,6 +46,8 @@ struct Actor {
 template <class T>
 class Input {
 public:
+    // (clang-format 14 mangles requires-clauses)
+    // clang-format off
     /// A value in hand (the CLI).
     template <class U>
         requires std::constructible_from<T, U&&> && (!std::invocable<U&>)
@@ -54,6 +56,7 @@ public:
     template <class F>
         requires std::is_invocable_r_v<Result<T>, F&>
     Input(F parse) : get_(std::move(parse)) {}
+    // clang-format on
 
     Result<T> get() const { return get_(); }
 
@@ -163,7 +166,8 @@ public:
     Result<meta::UserRow> create_user(const Actor& a, const Input<NewUser>& in);
     /// The user themself (with `manage`) or a global administrator; `admin` and `disabled` only
     /// the latter. A new password also ends the refresh tokens obtained with the old one.
-    Result<meta::UserRow> update_user(const Actor& a, std::string_view name, const Input<UserUpdate>& in);
+    Result<meta::UserRow> update_user(const Actor& a, std::string_view name,
+                                      const Input<UserUpdate>& in);
     Result<void> delete_user(const Actor& a, std::string_view name);
     /// Lifts a lockout of the user name (global administrators).
     Result<void> unlock_user(const Actor& a, std::string_view name);
@@ -175,15 +179,18 @@ public:
     Result<std::vector<meta::NamespaceRow>> list_orgs(const Actor& a);
     Result<meta::NamespaceRow> get_org(const Actor& a, std::string_view org);
     Result<meta::NamespaceRow> create_org(const Actor& a, const Input<NewOrg>& in);
-    Result<meta::NamespaceRow> update_org(const Actor& a, std::string_view org, const Input<OrgUpdate>& in);
+    Result<meta::NamespaceRow> update_org(const Actor& a, std::string_view org,
+                                          const Input<OrgUpdate>& in);
     Result<void> delete_org(const Actor& a, std::string_view org);
 
     Result<std::vector<meta::MemberRow>> list_members(const Actor& a, std::string_view org);
-    Result<void> set_member(const Actor& a, std::string_view org, std::string_view user, const Input<std::string>& role);
+    Result<void> set_member(const Actor& a, std::string_view org, std::string_view user,
+                            const Input<std::string>& role);
     Result<void> remove_member(const Actor& a, std::string_view org, std::string_view user);
 
     Result<std::vector<meta::TeamRow>> list_teams(const Actor& a, std::string_view org);
-    Result<void> put_team(const Actor& a, std::string_view org, std::string_view team, const Input<TeamSpec>& in);
+    Result<void> put_team(const Actor& a, std::string_view org, std::string_view team,
+                          const Input<TeamSpec>& in);
     Result<void> delete_team(const Actor& a, std::string_view org, std::string_view team);
     Result<void> add_team_member(const Actor& a, std::string_view org, std::string_view team, std::string_view user);
     Result<void> remove_team_member(const Actor& a, std::string_view org, std::string_view team,
@@ -191,11 +198,13 @@ public:
 
     // Robots and tokens -----------------------------------------------------------------------
     Result<std::vector<meta::RobotRow>> list_robots(const Actor& a, std::string_view org);
-    Result<CreatedRobot> create_robot(const Actor& a, std::string_view org, const Input<NewRobot>& in);
+    Result<CreatedRobot> create_robot(const Actor& a, std::string_view org,
+                                      const Input<NewRobot>& in);
     Result<void> delete_robot(const Actor& a, std::string_view org, std::string_view name);
 
     Result<std::vector<meta::TokenRow>> list_tokens(const Actor& a, std::string_view user);
-    Result<CreatedToken> create_token(const Actor& a, std::string_view user, const Input<NewToken>& in);
+    Result<CreatedToken> create_token(const Actor& a, std::string_view user,
+                                      const Input<NewToken>& in);
     Result<void> revoke_token(const Actor& a, std::string_view user, std::string_view name);
 
     // Repositories ----------------------------------------------------------------------------
@@ -203,7 +212,8 @@ public:
     Result<void> set_grant(const Actor& a, std::string_view repo, const Input<GrantSpec>& in);
     Result<Visibility> get_visibility(const Actor& a, std::string_view repo);
     /// public, private or inherit (the namespace default).
-    Result<void> set_visibility(const Actor& a, std::string_view repo, const Input<std::string>& visibility);
+    Result<void> set_visibility(const Actor& a, std::string_view repo,
+                                const Input<std::string>& visibility);
 
     // Audit and keys --------------------------------------------------------------------------
     /// Newest first. Global admins see everything, organisation admins their organisations'

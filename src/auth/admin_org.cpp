@@ -71,24 +71,27 @@ Result<meta::NamespaceRow> Admin::get_org(const Actor& a, std::string_view org) 
 }
 
 Result<meta::NamespaceRow> Admin::create_org(const Actor& a, const Input<NewOrg>& input) {
-    return mutation(a, "org.create", "org:*", [&](std::string&, std::string& object) -> Result<meta::NamespaceRow> {
-        DERMAGA_CHECK(require_global_admin(a));
-        DERMAGA_TRY(in, input.get());
-        object = org_object(in.name);
-        DERMAGA_CHECK(check_name("name", in.name));
-        DERMAGA_CHECK(check_visibility("default_visibility", in.default_visibility));
-        DERMAGA_CHECK(check_text("description", in.description));
-        meta::NamespaceRow row;
-        row.name = in.name;
-        row.kind = "org";
-        row.default_visibility = in.default_visibility;
-        row.description = in.description;
-        row.created_at = s_.clock.now_unix();
-        return s_.store.create_org(row);
-    });
+    return mutation(
+        a, "org.create", "org:*",
+        [&](std::string&, std::string& object) -> Result<meta::NamespaceRow> {
+            DERMAGA_CHECK(require_global_admin(a));
+            DERMAGA_TRY(in, input.get());
+            object = org_object(in.name);
+            DERMAGA_CHECK(check_name("name", in.name));
+            DERMAGA_CHECK(check_visibility("default_visibility", in.default_visibility));
+            DERMAGA_CHECK(check_text("description", in.description));
+            meta::NamespaceRow row;
+            row.name = in.name;
+            row.kind = "org";
+            row.default_visibility = in.default_visibility;
+            row.description = in.description;
+            row.created_at = s_.clock.now_unix();
+            return s_.store.create_org(row);
+        });
 }
 
-Result<meta::NamespaceRow> Admin::update_org(const Actor& a, std::string_view org, const Input<OrgUpdate>& input) {
+Result<meta::NamespaceRow> Admin::update_org(const Actor& a, std::string_view org,
+                                             const Input<OrgUpdate>& input) {
     return mutation(a, "org.update", org_object(org), [&]() -> Result<meta::NamespaceRow> {
         DERMAGA_CHECK(require_org_admin(a, org));
         DERMAGA_TRY(in, input.get());
@@ -224,16 +227,17 @@ Result<std::vector<meta::RobotRow>> Admin::list_robots(const Actor& a, std::stri
     });
 }
 
-Result<CreatedRobot> Admin::create_robot(const Actor& a, std::string_view org, const Input<NewRobot>& input) {
-    return mutation(a, "robot.create", org_object(org, "robot:*"),
-                    [&](std::string&, std::string& object) -> Result<CreatedRobot> {
+Result<CreatedRobot> Admin::create_robot(const Actor& a, std::string_view org,
+                                         const Input<NewRobot>& input) {
+    auto create = [&](std::string&, std::string& object) -> Result<CreatedRobot> {
         DERMAGA_CHECK(require_org_admin(a, org));
         DERMAGA_TRY(in, input.get());
         object = org_object(org, "robot:" + in.name);
         DERMAGA_CHECK(check_name("name", in.name));
         DERMAGA_TRY(role, check_role("role", in.role));
         DERMAGA_CHECK(check_text("description", in.description));
-        if (in.expires_in < 0 || in.expires_in > max_robot_lifetime || (in.expires_in > 0 && in.expires_in < 60)) {
+        if (in.expires_in < 0 || in.expires_in > max_robot_lifetime ||
+            (in.expires_in > 0 && in.expires_in < 60)) {
             return fail(errc::bad_input, "expires_in: must be 0 (never) or 60 seconds to 5 years");
         }
         DERMAGA_TRY(exists, org_exists(org));
@@ -255,7 +259,8 @@ Result<CreatedRobot> Admin::create_robot(const Actor& a, std::string_view org, c
         out.robot = std::move(created);
         out.login = std::string(org) + "+" + in.name;
         return out;
-    });
+    };
+    return mutation(a, "robot.create", org_object(org, "robot:*"), create);
 }
 
 Result<void> Admin::delete_robot(const Actor& a, std::string_view org, std::string_view name) {
@@ -270,46 +275,50 @@ Result<void> Admin::delete_robot(const Actor& a, std::string_view org, std::stri
 }
 
 Result<std::vector<meta::TokenRow>> Admin::list_tokens(const Actor& a, std::string_view user) {
-    return reading(a, "token.list", "user:" + std::string(user), [&]() -> Result<std::vector<meta::TokenRow>> {
+    auto list = [&]() -> Result<std::vector<meta::TokenRow>> {
         DERMAGA_TRY(u, self_or_admin(a, user, Use::read));
         DERMAGA_TRY(tokens, s_.store.tokens(u.id));
         for (auto& t : tokens) {
             t.secret_hash.clear();
         }
         return tokens;
-    });
+    };
+    return reading(a, "token.list", "user:" + std::string(user), list);
 }
 
-Result<CreatedToken> Admin::create_token(const Actor& a, std::string_view user, const Input<NewToken>& input) {
+Result<CreatedToken> Admin::create_token(const Actor& a, std::string_view user,
+                                         const Input<NewToken>& input) {
     const auto prefix = "user:" + std::string(user) + "/token:";
-    return mutation(a, "token.create", prefix + "*", [&](std::string&, std::string& object) -> Result<CreatedToken> {
-        DERMAGA_TRY(u, self_or_admin(a, user, Use::change));
-        DERMAGA_TRY(in, input.get());
-        object = prefix + in.name;
-        DERMAGA_CHECK(check_name("name", in.name));
-        auto scopes = parse_token_scopes(in.scopes);
-        if (!scopes || *scopes == 0) {
-            return fail(errc::bad_input, "scopes: one or more of pull, push, delete, manage");
-        }
-        const auto lifetime = in.expires_in.value_or(default_token_lifetime);
-        if (lifetime < 60 || lifetime > max_token_lifetime) {
-            return fail(errc::bad_input, "expires_in: must be 60 seconds to one year");
-        }
-        CreatedToken out;
-        out.secret = new_secret(pat_prefix);
-        meta::TokenRow t;
-        t.user_id = u.id;
-        t.user = u.name;
-        t.name = in.name;
-        t.secret_hash = secret_hash(out.secret);
-        t.scopes = token_scopes_text(*scopes);
-        t.created_at = s_.clock.now_unix();
-        t.expires_at = t.created_at + lifetime;
-        DERMAGA_TRY(created, s_.store.create_token(t));
-        created.secret_hash.clear();
-        out.token = std::move(created);
-        return out;
-    });
+    return mutation(
+        a, "token.create", prefix + "*",
+        [&](std::string&, std::string& object) -> Result<CreatedToken> {
+            DERMAGA_TRY(u, self_or_admin(a, user, Use::change));
+            DERMAGA_TRY(in, input.get());
+            object = prefix + in.name;
+            DERMAGA_CHECK(check_name("name", in.name));
+            auto scopes = parse_token_scopes(in.scopes);
+            if (!scopes || *scopes == 0) {
+                return fail(errc::bad_input, "scopes: one or more of pull, push, delete, manage");
+            }
+            const auto lifetime = in.expires_in.value_or(default_token_lifetime);
+            if (lifetime < 60 || lifetime > max_token_lifetime) {
+                return fail(errc::bad_input, "expires_in: must be 60 seconds to one year");
+            }
+            CreatedToken out;
+            out.secret = new_secret(pat_prefix);
+            meta::TokenRow t;
+            t.user_id = u.id;
+            t.user = u.name;
+            t.name = in.name;
+            t.secret_hash = secret_hash(out.secret);
+            t.scopes = token_scopes_text(*scopes);
+            t.created_at = s_.clock.now_unix();
+            t.expires_at = t.created_at + lifetime;
+            DERMAGA_TRY(created, s_.store.create_token(t));
+            created.secret_hash.clear();
+            out.token = std::move(created);
+            return out;
+        });
 }
 
 Result<void> Admin::revoke_token(const Actor& a, std::string_view user, std::string_view name) {
@@ -327,51 +336,56 @@ Result<void> Admin::revoke_token(const Actor& a, std::string_view user, std::str
 // Repositories ---------------------------------------------------------------------------------
 
 Result<std::vector<meta::GrantRow>> Admin::list_grants(const Actor& a, std::string_view repo) {
-    return reading(a, "repo.grants", "repo:" + std::string(repo), [&]() -> Result<std::vector<meta::GrantRow>> {
+    auto list = [&]() -> Result<std::vector<meta::GrantRow>> {
         DERMAGA_CHECK(require_repo_manager(a, repo));
         DERMAGA_CHECK(check_repo(repo));
         return s_.store.grants(repo);
-    });
+    };
+    return reading(a, "repo.grants", "repo:" + std::string(repo), list);
 }
 
-Result<void> Admin::set_grant(const Actor& a, std::string_view repo, const Input<GrantSpec>& input) {
+Result<void> Admin::set_grant(const Actor& a, std::string_view repo,
+                              const Input<GrantSpec>& input) {
     const auto object = "repo:" + std::string(repo);
-    return mutation(a, "repo.grant", object, [&](std::string& action, std::string&) -> Result<void> {
-        DERMAGA_CHECK(require_repo_manager(a, repo));
-        DERMAGA_TRY(in, input.get());
-        const std::string_view kind = in.subject_kind;
-        if (in.role == "none") {
-            action = "repo.revoke";
-        }
-        DERMAGA_CHECK(check_repo(repo));
-        DERMAGA_TRY(r, check_role("role", in.role));
-        if (kind != "user" && kind != "team" && kind != "robot") {
-            return fail(errc::bad_input, "subject_kind: must be user, team or robot");
-        }
-        std::string name(in.subject);
-        const char sep = kind == "team" ? '/' : '+';
-        if (kind != "user" && name.find(sep) == std::string::npos) {
-            name = std::string(namespace_of(repo)) + sep + name;  // "ci" → "acme+ci"
-        }
-        if (name.empty() || name.size() > 200) {
-            return fail(errc::bad_input, "subject: required");
-        }
-        if (r == 0) {
-            DERMAGA_TRY(found, s_.store.remove_grant(repo, kind, name));
-            if (!found) {
-                return fail(errc::not_found, "no grant to " + std::string(kind) + " " + name);
+    return mutation(
+        a, "repo.grant", object, [&](std::string& action, std::string&) -> Result<void> {
+            DERMAGA_CHECK(require_repo_manager(a, repo));
+            DERMAGA_TRY(in, input.get());
+            const std::string_view kind = in.subject_kind;
+            if (in.role == "none") {
+                action = "repo.revoke";
             }
-            return {};
-        }
-        return s_.store.set_grant(meta::GrantRow{std::string(repo), std::string(kind), name, r});
-    });
+            DERMAGA_CHECK(check_repo(repo));
+            DERMAGA_TRY(r, check_role("role", in.role));
+            if (kind != "user" && kind != "team" && kind != "robot") {
+                return fail(errc::bad_input, "subject_kind: must be user, team or robot");
+            }
+            std::string name(in.subject);
+            const char sep = kind == "team" ? '/' : '+';
+            if (kind != "user" && name.find(sep) == std::string::npos) {
+                name = std::string(namespace_of(repo)) + sep + name;  // "ci" → "acme+ci"
+            }
+            if (name.empty() || name.size() > 200) {
+                return fail(errc::bad_input, "subject: required");
+            }
+            if (r == 0) {
+                DERMAGA_TRY(found, s_.store.remove_grant(repo, kind, name));
+                if (!found) {
+                    return fail(errc::not_found, "no grant to " + std::string(kind) + " " + name);
+                }
+                return {};
+            }
+            return s_.store.set_grant(
+                meta::GrantRow{std::string(repo), std::string(kind), name, r});
+        });
 }
 
 Result<Visibility> Admin::get_visibility(const Actor& a, std::string_view repo) {
     return reading(a, "repo.visibility", "repo:" + std::string(repo), [&]() -> Result<Visibility> {
         DERMAGA_CHECK(require_repo_manager(a, repo));
         DERMAGA_CHECK(check_repo(repo));
-        DERMAGA_TRY(f, s_.store.access_facts(meta::Subject{}, s_.clock.now_unix(), namespace_of(repo), repo));
+        DERMAGA_TRY(f, s_.store.access_facts(meta::Subject{}, s_.clock.now_unix(),
+                                             namespace_of(repo), repo));
         Visibility v;
         v.own = f.repo_visibility.empty() ? "inherit" : f.repo_visibility;
         v.effective = !f.repo_visibility.empty() ? f.repo_visibility : f.ns ? f.ns->default_visibility : "private";
@@ -379,7 +393,8 @@ Result<Visibility> Admin::get_visibility(const Actor& a, std::string_view repo) 
     });
 }
 
-Result<void> Admin::set_visibility(const Actor& a, std::string_view repo, const Input<std::string>& input) {
+Result<void> Admin::set_visibility(const Actor& a, std::string_view repo,
+                                   const Input<std::string>& input) {
     return mutation(a, "repo.visibility", "repo:" + std::string(repo), [&]() -> Result<void> {
         DERMAGA_CHECK(require_repo_manager(a, repo));
         DERMAGA_TRY(visibility, input.get());

@@ -50,8 +50,9 @@ Principal user_principal(const meta::UserRow& u, std::string method) {
     return p;
 }
 
-Authenticator::Authenticator(meta::AuthStore& store, const Clock& clock, AuditLog& audit, LoginOptions options,
-                             ExternalLogin external, const PasswordHasher& hasher)
+Authenticator::Authenticator(meta::AuthStore& store, const Clock& clock, AuditLog& audit,
+                             LoginOptions options, ExternalLogin external,
+                             const PasswordHasher& hasher)
     : store_(store),
       clock_(clock),
       audit_(audit),
@@ -65,7 +66,8 @@ bool Authenticator::slow_check(std::string_view secret, std::string_view hash) {
     }
     // No hash to check against (an unknown name, an account without a password): spend the
     // same work on a stand-in made with the current parameters, so timing reveals nothing.
-    std::call_once(stand_in_once_, [&] { stand_in_ = hasher_.hash("not-a-real-password").value_or(""); });
+    std::call_once(stand_in_once_,
+                   [&] { stand_in_ = hasher_.hash("not-a-real-password").value_or(""); });
     hasher_.verify(secret, stand_in_);
     return false;
 }
@@ -240,8 +242,10 @@ Result<Authenticator::Checked> Authenticator::login_checked(std::string_view use
         audit(user, "user", address, "error", checked.error().detail);
         return tl::unexpected(checked.error());
     }
-    DERMAGA_TRY(us, lifted(store_.login_failed(user_key, now, options_.window, options_.user_threshold, options_.lock_seconds)));
-    DERMAGA_TRY(is, lifted(store_.login_failed(ip_key, now, options_.window, options_.ip_threshold, options_.lock_seconds)));
+    DERMAGA_TRY(us, lifted(store_.login_failed(user_key, now, options_.window,
+                                               options_.user_threshold, options_.lock_seconds)));
+    DERMAGA_TRY(is, lifted(store_.login_failed(ip_key, now, options_.window, options_.ip_threshold,
+                                               options_.lock_seconds)));
     audit(user, "user", address, "failed", checked.error().detail);
     for (const auto& [key, st] : {std::pair{&user_key, us}, std::pair{&ip_key, is}}) {
         if (st.locked_until > now) {

@@ -53,7 +53,8 @@ class Authenticator {
 public:
     /// Every login costs one `hasher` check whether or not the name exists.
     Authenticator(meta::AuthStore& store, const Clock& clock, AuditLog& audit, LoginOptions options,
-                  ExternalLogin external = {}, const PasswordHasher& hasher = PasswordHasher::standard());
+                  ExternalLogin external = {},
+                  const PasswordHasher& hasher = PasswordHasher::standard());
 
     /// Checks a user name and password/secret. Blocking (the slow hash runs here). Errors:
     /// errc::unauthenticated (detail: "slow" when the caller should delay its answer),

@@ -78,7 +78,8 @@ Result<Role> Authorizer::org_role(const Principal& p, std::string_view org) {
     if (p.kind != Principal::Kind::user) {
         return Role::none;
     }
-    DERMAGA_TRY(f, lifted(store_.access_facts(subject_of(p), clock_.now_unix(), org, std::string(org) + "/")));
+    DERMAGA_TRY(f, lifted(store_.access_facts(subject_of(p), clock_.now_unix(), org,
+                                              std::string(org) + "/")));
     if (!f.subject.live) {
         return Role::none;
     }

@@ -36,7 +36,9 @@ bool verify_password(std::string_view password, std::string_view hash);
 class PasswordHasher {
 public:
     virtual ~PasswordHasher() = default;
-    virtual Result<std::string> hash(std::string_view password) const { return hash_password(password); }
+    virtual Result<std::string> hash(std::string_view password) const {
+        return hash_password(password);
+    }
     virtual bool verify(std::string_view password, std::string_view hash) const {
         return verify_password(password, hash);
     }

@@ -21,7 +21,8 @@ struct Options {
 
 class Services {
 public:
-    Services(meta::AuthStore& store, const Clock& clock, Options options, ExternalLogin external = {})
+    Services(meta::AuthStore& store, const Clock& clock, Options options,
+             ExternalLogin external = {})
         : store(store),
           clock(clock),
           options(std::move(options)),

@@ -52,13 +52,15 @@ Result<void> TokenService::init() {
         return {};
     }
     DERMAGA_TRY(k, SigningKey::generate());
-    DERMAGA_CHECK(lifted(store_.add_first_signing_key(meta::SigningKeyRow{k.kid(), k.private_pem(), clock_.now_unix(), 0})));
+    DERMAGA_CHECK(lifted(store_.add_first_signing_key(
+        meta::SigningKeyRow{k.kid(), k.private_pem(), clock_.now_unix(), 0})));
     return reload_locked();
 }
 
 Result<std::string> TokenService::rotate() {
     DERMAGA_TRY(k, SigningKey::generate());
-    DERMAGA_CHECK(lifted(store_.rotate_signing_key(meta::SigningKeyRow{k.kid(), k.private_pem(), clock_.now_unix(), 0})));
+    DERMAGA_CHECK(lifted(store_.rotate_signing_key(
+        meta::SigningKeyRow{k.kid(), k.private_pem(), clock_.now_unix(), 0})));
     std::lock_guard lock(mu_);
     DERMAGA_CHECK(reload_locked());
     return k.kid();
@@ -148,7 +150,8 @@ Result<Grant> TokenService::verify(std::string_view token) {
         return bad("signature does not verify");
     }
     const auto& c = d.claims;
-    if (retired_at != 0 && (c.iat > retired_at + retired_grace() || now > retired_key_end(retired_at))) {
+    if (retired_at != 0 &&
+        (c.iat > retired_at + retired_grace() || now > retired_key_end(retired_at))) {
         return bad("signed with a retired key");
     }
     if (c.iss != options_.issuer) {
@@ -188,13 +191,9 @@ Result<Grant> TokenService::verify(std::string_view token) {
     return g;
 }
 
-bool refreshable(const Principal& p) {
-    return !p.anonymous() && p.method != "ldap";
-}
+bool refreshable(const Principal& p) { return !p.anonymous() && p.method != "ldap"; }
 
-std::int64_t TokenService::retired_grace() const {
-    return reload_every + options_.leeway;
-}
+std::int64_t TokenService::retired_grace() const { return reload_every + options_.leeway; }
 
 std::int64_t TokenService::retired_key_end(std::int64_t retired_at) const {
     return retired_at + retired_grace() + options_.ttl + options_.leeway;

@@ -21,7 +21,10 @@ Json org(const meta::NamespaceRow& o) {
 Json member(const meta::MemberRow& m) { return {{"user", m.user}, {"role", role(m.role)}}; }
 
 Json team(const meta::TeamRow& t) {
-    return {{"name", t.name}, {"role", role(t.role)}, {"ldap_group", t.ldap_group}, {"members", t.members}};
+    return {{"name", t.name},
+            {"role", role(t.role)},
+            {"ldap_group", t.ldap_group},
+            {"members", t.members}};
 }
 
 Json robot(const meta::RobotRow& r) {
@@ -35,18 +38,27 @@ Json robot(const meta::RobotRow& r) {
 }
 
 Json token(const meta::TokenRow& t) {
-    return {{"name", t.name},           {"user", t.user},           {"scopes", t.scopes},
-            {"created_at", t.created_at}, {"expires_at", t.expires_at}, {"last_used", t.last_used},
+    return {{"name", t.name},
+            {"user", t.user},
+            {"scopes", t.scopes},
+            {"created_at", t.created_at},
+            {"expires_at", t.expires_at},
+            {"last_used", t.last_used},
             {"revoked", t.revoked}};
 }
 
 Json grant(const meta::GrantRow& g) {
-    return {{"repository", g.repo}, {"subject_kind", g.subject_kind}, {"subject", g.subject}, {"role", role(g.role)}};
+    return {{"repository", g.repo},
+            {"subject_kind", g.subject_kind},
+            {"subject", g.subject},
+            {"role", role(g.role)}};
 }
 
 Json audit(const meta::AuditRow& a) {
-    return {{"id", a.id},         {"at", a.at},         {"actor", a.actor},     {"actor_kind", a.actor_kind},
-            {"address", a.address}, {"action", a.action}, {"object", a.object}, {"outcome", a.outcome},
+    return {{"id", a.id},           {"at", a.at},
+            {"actor", a.actor},     {"actor_kind", a.actor_kind},
+            {"address", a.address}, {"action", a.action},
+            {"object", a.object},   {"outcome", a.outcome},
             {"detail", a.detail}};
 }
 

@@ -48,7 +48,8 @@ void add_repo(CLI::App& cli, Common& o, int& rc, const std::shared_ptr<AccessArg
     grant->add_option("ROLE", args->role, "read, write, delete or admin")->required();
     on_run(grant, o, rc, [args](auth::Admin& admin, const auth::Actor& a) -> Result<int> {
         DERMAGA_TRY(s, subject_of(*args));
-        DERMAGA_CHECK(admin.set_grant(a, args->repo, auth::GrantSpec{s.first, s.second, args->role}));
+        DERMAGA_CHECK(
+            admin.set_grant(a, args->repo, auth::GrantSpec{s.first, s.second, args->role}));
         std::printf("%s %s has %s on %s\n", s.first.c_str(), s.second.c_str(), args->role.c_str(), args->repo.c_str());
         return 0;
     });

@@ -198,8 +198,8 @@ public:
     virtual Result<void> set_visibility(std::string_view repo, std::string_view visibility) = 0;
     /// What decides `subject`'s access to `repo` (whose namespace is `ns`) at Unix time `now`.
     /// When the subject is not live, or is a global administrator, only `subject` is read.
-    virtual Result<AccessFacts> access_facts(const Subject& subject, std::int64_t now, std::string_view ns,
-                                             std::string_view repo) = 0;
+    virtual Result<AccessFacts> access_facts(const Subject& subject, std::int64_t now,
+                                             std::string_view ns, std::string_view repo) = 0;
     /// `subject` at Unix time `now`, in one indexed read (the same rules as access_facts).
     virtual Result<SubjectState> subject_state(const Subject& subject, std::int64_t now) = 0;
     /// The catalog page `subject` may pull from: repositories with a manifest, after `last`, at
@@ -228,7 +228,8 @@ public:
     virtual Result<std::optional<RefreshRow>> refresh(std::string_view secret_hash) = 0;
     /// Deletes every refresh token of `subject_kind` ("user", "robot" or "pat") `subject_id`:
     /// the credential they were obtained with has changed.
-    virtual Result<void> delete_refresh_tokens(std::string_view subject_kind, std::int64_t subject_id) = 0;
+    virtual Result<void> delete_refresh_tokens(std::string_view subject_kind,
+                                               std::int64_t subject_id) = 0;
 
     // Signing keys --------------------------------------------------------------------------
     virtual Result<std::vector<SigningKeyRow>> signing_keys() = 0;

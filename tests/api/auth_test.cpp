@@ -383,7 +383,9 @@ TEST_F(Lockout, AnAddressIsLockedForEveryNameAndOnlyThatAddress) {
     auto elsewhere = new_client();
     elsewhere->set_local_address("127.0.0.2");
     for (int i = 0; i < 4; ++i) {  // four names, one guess each: no name reaches its threshold
-        ASSERT_EQ(elsewhere->get("/v2/", basic("user" + std::to_string(i), "guess-guess")).status, 401u) << i;
+        ASSERT_EQ(elsewhere->get("/v2/", basic("user" + std::to_string(i), "guess-guess")).status,
+                  401u)
+            << i;
     }
     EXPECT_TRUE(IsOciError(elsewhere->get("/v2/", as("alice")), 429, "TOOMANYREQUESTS"))
         << "the address is locked, whatever the name";

@@ -19,13 +19,16 @@ protected:
                       const json& body = nullptr) {
         return send(method, target, who, body.is_null() ? "" : body.dump());
     }
-    HttpResponse send(std::string_view method, const std::string& target, Headers who, std::string_view body) {
+    HttpResponse send(std::string_view method, const std::string& target, Headers who,
+                      std::string_view body) {
         who.emplace_back("Content-Type", "application/json");
         return http().request(method, target, who, body);
     }
     /// A personal access token for `user` made through the API with the user's password.
-    std::string new_pat(const std::string& user, const std::string& name, const std::string& scopes) {
-        auto r = call("POST", "/api/v1/users/" + user + "/tokens", as(user), {{"name", name}, {"scopes", scopes}});
+    std::string new_pat(const std::string& user, const std::string& name,
+                        const std::string& scopes) {
+        auto r = call("POST", "/api/v1/users/" + user + "/tokens", as(user),
+                      {{"name", name}, {"scopes", scopes}});
         EXPECT_EQ(r.status, 201u) << describe(r);
         auto j = json::parse(r.body, nullptr, false);
         return j.is_object() ? j.value("secret", "") : "";
@@ -46,13 +49,16 @@ TEST_F(Credentials, RecreatedUserIsNotReachableWithTheOldAccountsToken) {
     const auto t = bearer(token(as("alice"), "repository:alice/app:pull,push"));
     ASSERT_EQ(http().get("/api/v1/me", t).status, 200u);
     ASSERT_EQ(call("DELETE", "/api/v1/users/alice", as("root")).status, 204u);
-    auto created = call("POST", "/api/v1/users", as("root"), {{"name", "alice"}, {"password", "someone-else-9"}});
+    auto created = call("POST", "/api/v1/users", as("root"),
+                        {{"name", "alice"}, {"password", "someone-else-9"}});
     ASSERT_EQ(created.status, 201u) << describe(created);
 
     EXPECT_EQ(http().get("/api/v1/me", t).status, 401u);
     EXPECT_EQ(http().get("/api/v1/users/alice", t).status, 401u);
     EXPECT_EQ(call("PATCH", "/api/v1/users/alice", t, {{"password", "taken-over-1"}}).status, 401u);
-    EXPECT_EQ(call("POST", "/api/v1/users/alice/tokens", t, {{"name", "mine"}, {"scopes", "pull"}}).status, 401u);
+    EXPECT_EQ(call("POST", "/api/v1/users/alice/tokens", t, {{"name", "mine"}, {"scopes", "pull"}})
+                  .status,
+              401u);
     EXPECT_EQ(http().get("/api/v1/users/alice/tokens", t).status, 401u);
     EXPECT_EQ(start_upload("alice/app", t), 401u);
     // The new account is untouched.
@@ -65,7 +71,8 @@ TEST_F(Credentials, RecreatedUserIsNotReachableWithTheOldAccountsToken) {
 TEST_F(Credentials, DisabledAccountsBearerTokenWorksNowhere) {
     add_org("acme");
     ASSERT_TRUE(store_->set_member("acme", "bob", 1));
-    const auto t = bearer(token(as("bob"), "repository:bob/app:pull,push&scope=registry:catalog:*"));
+    const auto t =
+        bearer(token(as("bob"), "repository:bob/app:pull,push&scope=registry:catalog:*"));
     ASSERT_EQ(http().get("/api/v1/me", t).status, 200u);
     ASSERT_EQ(http().get("/api/v1/orgs/acme/members", t).status, 200u);
     ASSERT_EQ(http().get("/v2/", t).status, 200u);
@@ -74,7 +81,9 @@ TEST_F(Credentials, DisabledAccountsBearerTokenWorksNowhere) {
 
     EXPECT_EQ(http().get("/api/v1/me", t).status, 401u);
     EXPECT_EQ(http().get("/api/v1/orgs/acme/members", t).status, 401u);
-    EXPECT_EQ(call("POST", "/api/v1/users/bob/tokens", t, {{"name", "x"}, {"scopes", "pull"}}).status, 401u);
+    EXPECT_EQ(
+        call("POST", "/api/v1/users/bob/tokens", t, {{"name", "x"}, {"scopes", "pull"}}).status,
+        401u);
     EXPECT_EQ(call("PATCH", "/api/v1/users/bob", t, {{"password", "changed-pass-1"}}).status, 401u);
     EXPECT_EQ(http().get("/v2/", t).status, 401u);
     EXPECT_EQ(http().get("/v2/_catalog", t).status, 401u);
@@ -84,8 +93,9 @@ TEST_F(Credentials, DisabledAccountsBearerTokenWorksNowhere) {
 // Item 3: revoking a personal access token revokes what was obtained with it.
 TEST_F(Credentials, RevokedPersonalTokenEndsTheBearerAndRefreshTokensObtainedWithIt) {
     const auto pat = new_pat("alice", "ci", "pull push manage");
-    auto r = http().get("/token?service=dermaga&offline_token=true&scope=repository:alice/app:pull,push",
-                        basic("alice", pat));
+    auto r =
+        http().get("/token?service=dermaga&offline_token=true&scope=repository:alice/app:pull,push",
+                   basic("alice", pat));
     ASSERT_EQ(r.status, 200u) << describe(r);
     const auto j = json::parse(r.body);
     const auto t = bearer(j["token"].get<std::string>());
@@ -97,12 +107,16 @@ TEST_F(Credentials, RevokedPersonalTokenEndsTheBearerAndRefreshTokensObtainedWit
     EXPECT_EQ(start_upload("alice/app", t), 401u);
     EXPECT_EQ(http().get("/v2/alice/app/tags/list", t).status, 401u);
     EXPECT_EQ(http().get("/api/v1/me", t).status, 401u);
-    EXPECT_EQ(call("POST", "/api/v1/users/alice/tokens", t, {{"name", "again"}, {"scopes", "pull push"}}).status,
-              401u);
-    EXPECT_EQ(http().post("/token", "grant_type=refresh_token&service=dermaga&refresh_token=" + refresh,
-                          {{"Content-Type", "application/x-www-form-urlencoded"}})
-                  .status,
-              401u);
+    EXPECT_EQ(
+        call("POST", "/api/v1/users/alice/tokens", t, {{"name", "again"}, {"scopes", "pull push"}})
+            .status,
+        401u);
+    EXPECT_EQ(
+        http()
+            .post("/token", "grant_type=refresh_token&service=dermaga&refresh_token=" + refresh,
+                  {{"Content-Type", "application/x-www-form-urlencoded"}})
+            .status,
+        401u);
 }
 
 // Item 3 and item 18: expiry is refused at once, for Basic and for bearer tokens obtained before.
@@ -110,12 +124,12 @@ TEST_F(Credentials, ExpiredRobotAndPersonalTokenAreRefusedOnBasicAndBearer) {
     add_org("acme");
     const std::int64_t expires = std::time(nullptr) + 2;
     const auto robot_secret = auth::new_secret("dmg_robot_");
-    ASSERT_TRUE(store_->create_robot(
-        meta::RobotRow{0, "acme", 0, "ci", auth::secret_hash(robot_secret), 2, "", 1, expires, false}));
+    ASSERT_TRUE(store_->create_robot(meta::RobotRow{
+        0, "acme", 0, "ci", auth::secret_hash(robot_secret), 2, "", 1, expires, false}));
     const auto pat = auth::new_secret("dmg_pat_");
     const auto alice = **store_->user("alice");
-    ASSERT_TRUE(store_->create_token(
-        meta::TokenRow{0, alice.id, "alice", "ci", auth::secret_hash(pat), "pull push", 1, expires, 0, false}));
+    ASSERT_TRUE(store_->create_token(meta::TokenRow{
+        0, alice.id, "alice", "ci", auth::secret_hash(pat), "pull push", 1, expires, 0, false}));
     const auto robot = basic("acme+ci", robot_secret);
     const auto robot_bearer = bearer(token(robot, "repository:acme/app:pull,push"));
     const auto owner = basic("alice", pat);
@@ -143,14 +157,19 @@ TEST_F(Credentials, PullOnlyTokenCannotChangeTheAccount) {
     new_pat("alice", "other", "pull push");
     const auto pull_bearer = bearer(token(pull_only, "repository:alice/app:pull"));
     for (const auto& who : {pull_only, pull_bearer}) {
-        EXPECT_TRUE(IsOciError(call("PATCH", "/api/v1/users/alice", who, {{"password", "stolen-pass-1"}}), 403,
-                               "DENIED"));
-        EXPECT_TRUE(IsOciError(call("PATCH", "/api/v1/users/alice", who, {{"email", "a@evil.example"}}), 403,
-                               "DENIED"));
-        EXPECT_TRUE(IsOciError(call("DELETE", "/api/v1/users/alice/tokens/other", who), 403, "DENIED"));
-        EXPECT_TRUE(IsOciError(call("POST", "/api/v1/users/alice/tokens", who, {{"name", "x"}, {"scopes", "pull"}}),
-                               403, "DENIED"));
-        EXPECT_EQ(http().get("/api/v1/users/alice", who).status, 200u) << "reading the own record is not a change";
+        EXPECT_TRUE(
+            IsOciError(call("PATCH", "/api/v1/users/alice", who, {{"password", "stolen-pass-1"}}),
+                       403, "DENIED"));
+        EXPECT_TRUE(
+            IsOciError(call("PATCH", "/api/v1/users/alice", who, {{"email", "a@evil.example"}}),
+                       403, "DENIED"));
+        EXPECT_TRUE(
+            IsOciError(call("DELETE", "/api/v1/users/alice/tokens/other", who), 403, "DENIED"));
+        EXPECT_TRUE(IsOciError(
+            call("POST", "/api/v1/users/alice/tokens", who, {{"name", "x"}, {"scopes", "pull"}}),
+            403, "DENIED"));
+        EXPECT_EQ(http().get("/api/v1/users/alice", who).status, 200u)
+            << "reading the own record is not a change";
     }
     EXPECT_EQ(http().get("/api/v1/me", as("alice")).status, 200u) << "password unchanged";
     EXPECT_EQ(json::parse(http().get("/api/v1/users/alice", as("alice")).body)["email"], "");
@@ -160,7 +179,8 @@ TEST_F(Credentials, PullOnlyTokenCannotChangeTheAccount) {
     EXPECT_EQ(tokens[1]["revoked"], false);
     // With `manage` (or the password) the same change is allowed.
     const auto manage = basic("alice", new_pat("alice", "admin", "pull manage"));
-    EXPECT_EQ(call("PATCH", "/api/v1/users/alice", manage, {{"email", "a@example.org"}}).status, 200u);
+    EXPECT_EQ(call("PATCH", "/api/v1/users/alice", manage, {{"email", "a@example.org"}}).status,
+              200u);
 }
 
 // Item 5: authorise, then validate.
@@ -196,13 +216,18 @@ TEST_F(Credentials, RefusedCallersGetForbiddenWhateverTheyPosted) {
 // The same class elsewhere: a re-created robot, a demoted organisation admin.
 TEST_F(Credentials, RecreatedRobotIsNotTheOldOne) {
     add_org("acme");
-    auto created = call("POST", "/api/v1/orgs/acme/robots", as("root"), {{"name", "ci"}, {"role", "write"}});
+    auto created =
+        call("POST", "/api/v1/orgs/acme/robots", as("root"), {{"name", "ci"}, {"role", "write"}});
     ASSERT_EQ(created.status, 201u);
     const auto old_secret = json::parse(created.body)["secret"].get<std::string>();
-    const auto old_bearer = bearer(token(basic("acme+ci", old_secret), "repository:acme/app:pull,push"));
+    const auto old_bearer =
+        bearer(token(basic("acme+ci", old_secret), "repository:acme/app:pull,push"));
     ASSERT_EQ(start_upload("acme/app", old_bearer), 202u);
     ASSERT_EQ(call("DELETE", "/api/v1/orgs/acme/robots/ci", as("root")).status, 204u);
-    ASSERT_EQ(call("POST", "/api/v1/orgs/acme/robots", as("root"), {{"name", "ci"}, {"role", "write"}}).status, 201u);
+    ASSERT_EQ(
+        call("POST", "/api/v1/orgs/acme/robots", as("root"), {{"name", "ci"}, {"role", "write"}})
+            .status,
+        201u);
     EXPECT_EQ(start_upload("acme/app", old_bearer), 401u);
     EXPECT_EQ(start_upload("acme/app", basic("acme+ci", old_secret)), 401u);
 }
@@ -212,12 +237,16 @@ TEST_F(Credentials, DemotedOrganisationAdminsTokenManagesNothing) {
     ASSERT_TRUE(store_->set_member("acme", "alice", 4));
     const auto t = bearer(token(as("alice"), "repository:acme/app:pull"));
     ASSERT_EQ(call("PUT", "/api/v1/orgs/acme/teams/devs", t, {{"role", "read"}}).status, 200u);
-    ASSERT_EQ(call("PUT", "/api/v1/orgs/acme/members/alice", as("root"), {{"role", "read"}}).status, 200u);
-    EXPECT_TRUE(IsOciError(call("PUT", "/api/v1/orgs/acme/teams/devs", t, {{"role", "admin"}}), 403, "DENIED"));
-    EXPECT_TRUE(IsOciError(call("POST", "/api/v1/orgs/acme/robots", t, {{"name", "x"}, {"role", "write"}}), 403,
+    ASSERT_EQ(call("PUT", "/api/v1/orgs/acme/members/alice", as("root"), {{"role", "read"}}).status,
+              200u);
+    EXPECT_TRUE(IsOciError(call("PUT", "/api/v1/orgs/acme/teams/devs", t, {{"role", "admin"}}), 403,
                            "DENIED"));
-    EXPECT_TRUE(IsOciError(call("PUT", "/api/v1/repositories/acme/app/visibility", t, {{"visibility", "public"}}),
-                           403, "DENIED"));
+    EXPECT_TRUE(
+        IsOciError(call("POST", "/api/v1/orgs/acme/robots", t, {{"name", "x"}, {"role", "write"}}),
+                   403, "DENIED"));
+    EXPECT_TRUE(IsOciError(
+        call("PUT", "/api/v1/repositories/acme/app/visibility", t, {{"visibility", "public"}}), 403,
+        "DENIED"));
 }
 
 }  // namespace

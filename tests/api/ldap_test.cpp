@@ -88,7 +88,8 @@ TEST_F(Ldap, LeavingTheGroupTakesTheUserOutOfTheLinkedTeam) {
         std::string ldif;
         ~PutBack() { slapd.modify(ldif); }
     } put_back{*slapd_, "dn: " + devs + "\nchangetype: modify\nadd: member\n" + member};
-    ASSERT_EQ(slapd_->modify("dn: " + devs + "\nchangetype: modify\ndelete: member\n" + member), "");
+    ASSERT_EQ(slapd_->modify("dn: " + devs + "\nchangetype: modify\ndelete: member\n" + member),
+              "");
     // The token endpoint always asks the directory: that login syncs the teams.
     ASSERT_EQ(http().get("/token?service=dermaga", creds).status, 200u);
     EXPECT_EQ(http().post("/v2/acme/app/blobs/uploads/", {}, creds).status, 403u);
@@ -108,7 +109,8 @@ TEST_F(Ldap, DirectoryLoginsGetNoRefreshToken) {
     EXPECT_FALSE(j["token"].get<std::string>().empty());
     EXPECT_FALSE(j.contains("refresh_token"));
     auto p = http().post("/token",
-                         "grant_type=password&service=dermaga&client_id=t&access_type=offline&username=alice&password=" +
+                         "grant_type=password&service=dermaga&client_id=t&access_type=offline&"
+                         "username=alice&password=" +
                              std::string(lt::alice_password),
                          {{"Content-Type", "application/x-www-form-urlencoded"}});
     ASSERT_EQ(p.status, 200u) << describe(p);
@@ -138,7 +140,8 @@ TEST_F(LdapDown, DirectoryLoginsAreUnavailableAndCountNoFailure) {
     meta::AuditQuery q;
     q.action = "login";
     q.outcome = "failed";
-    EXPECT_TRUE(store_->query_audit(q)->empty()) << "an unreachable directory is not a wrong password";
+    EXPECT_TRUE(store_->query_audit(q)->empty())
+        << "an unreachable directory is not a wrong password";
     q.outcome = "lockout";
     EXPECT_TRUE(store_->query_audit(q)->empty());
 }

@@ -241,7 +241,8 @@ TEST_F(MgmtTest, PersonalAccessTokensAreScopedAndRevocable) {
                                 {{"name", "x"}, {"scopes", "pull"}, {"expires_in", "400d"}}),
                            400, "BAD_REQUEST"));
     EXPECT_TRUE(IsOciError(call("GET", "/api/v1/users/bob/tokens", alice()), 403, "DENIED"));
-    EXPECT_TRUE(IsOciError(http().get("/v2/acme/app/tags/list", basic("bob", pat)), 404, "NAME_UNKNOWN"))
+    EXPECT_TRUE(
+        IsOciError(http().get("/v2/acme/app/tags/list", basic("bob", pat)), 404, "NAME_UNKNOWN"))
         << "pull allowed, no repository";
     EXPECT_EQ(start_upload("acme/app", basic("bob", pat)), 403u) << "push is outside the token's scopes";
     EXPECT_EQ(start_upload("acme/app", bob()), 202u) << "the account itself may push";

@@ -180,8 +180,12 @@ boost::asio::awaitable<http::Response> mgmt_endpoint(Gate* gate, http::Request& 
         body = std::move(*b);
     }
     auth::Admin admin(gate->services());
-    mgmt::Call call{admin, auth::Actor{(*caller)->principal, req.remote(), {}}, m, mgmt::split_path(req.path()),
-                    std::move(body), req};
+    mgmt::Call call{admin,
+                    auth::Actor{(*caller)->principal, req.remote(), {}},
+                    m,
+                    mgmt::split_path(req.path()),
+                    std::move(body),
+                    req};
     co_return co_await run_blocking(blocking, [&] { return mgmt::route(call); });
 }
 

@@ -138,7 +138,8 @@ http::Response robots(Call& c, const std::string& org) {
         DERMAGA_TRY(role, req_string(j, "role"));
         DERMAGA_TRY(desc, opt_string(j, "description"));
         DERMAGA_TRY(expires, opt_duration(j, "expires_in"));
-        return auth::NewRobot{std::move(name), std::move(role), desc.value_or(""), expires.value_or(0)};
+        return auth::NewRobot{std::move(name), std::move(role), desc.value_or(""),
+                              expires.value_or(0)};
     });
     if (!r) {
         return failed(r.error());

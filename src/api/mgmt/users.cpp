@@ -22,7 +22,8 @@ http::Response user_collection(Call& c) {
         DERMAGA_TRY(password, req_string(j, "password"));
         DERMAGA_TRY(email, opt_string(j, "email"));
         DERMAGA_TRY(admin, opt_bool(j, "admin"));
-        return auth::NewUser{std::move(name), std::move(password), email.value_or(""), admin.value_or(false)};
+        return auth::NewUser{std::move(name), std::move(password), email.value_or(""),
+                             admin.value_or(false)};
     });
     return r ? json_response(201, views::user(*r)) : failed(r.error());
 }

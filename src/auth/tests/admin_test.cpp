@@ -1,11 +1,12 @@
 // Management operations over a real store: who may do what, field validation, the last
 // administrator, the audit trail, and secrets shown once.
 
+#include "auth/admin.hpp"
+
 #include <gtest/gtest.h>
 
 #include <ctime>
 
-#include "auth/admin.hpp"
 #include "test_store.hpp"
 
 using namespace dermaga;
@@ -123,7 +124,8 @@ TEST_F(AdminTest, OrganisationAdminsManageOnlyTheirOrganisation) {
     EXPECT_EQ(code_of(admin.set_member(alice, "other", "alice", "admin")), errc::denied);
     EXPECT_EQ(code_of(admin.put_team(carol, "acme", "x", TeamSpec{"read", ""})), errc::denied);
     EXPECT_EQ(code_of(admin.create_robot(carol, "acme", NewRobot{"ci", "write", "", 0})), errc::denied);
-    EXPECT_EQ(code_of(admin.set_grant(carol, "acme/app", GrantSpec{"user", "carol", "admin"})), errc::denied);
+    EXPECT_EQ(code_of(admin.set_grant(carol, "acme/app", GrantSpec{"user", "carol", "admin"})),
+              errc::denied);
     EXPECT_EQ(code_of(admin.set_visibility(alice, "other/app", "public")), errc::denied);
     EXPECT_EQ(code_of(admin.create_org(alice, NewOrg{"mine", "private", ""})), errc::denied);
     EXPECT_EQ(code_of(admin.delete_org(alice, "acme")), errc::denied);
@@ -269,11 +271,13 @@ TEST_F(AdminTest, SelfMeansTheSameAccountNotTheSameName) {
     const Actor old_bob = bob;
     ASSERT_TRUE(admin.delete_user(root, "bob"));
     ASSERT_TRUE(admin.create_user(root, NewUser{"bob", "password-new-bob", "", false}));
-    EXPECT_EQ(code_of(admin.update_user(old_bob, "bob", UserUpdate{std::string("taken-over-1"), {}, {}, {}})),
+    EXPECT_EQ(code_of(admin.update_user(old_bob, "bob",
+                                        UserUpdate{std::string("taken-over-1"), {}, {}, {}})),
               errc::denied);
     EXPECT_EQ(code_of(admin.get_user(old_bob, "bob")), errc::denied);
     EXPECT_EQ(code_of(admin.list_tokens(old_bob, "bob")), errc::denied);
-    EXPECT_EQ(code_of(admin.create_token(old_bob, "bob", NewToken{"mine", "pull", {}})), errc::denied);
+    EXPECT_EQ(code_of(admin.create_token(old_bob, "bob", NewToken{"mine", "pull", {}})),
+              errc::denied);
     auto me = admin.me(old_bob);
     ASSERT_TRUE(me);
     EXPECT_FALSE(me->user.has_value()) << "me() reads the account by id";
@@ -286,15 +290,19 @@ TEST_F(AdminTest, ATokenWithoutManageReadsTheAccountButDoesNotChangeIt) {
     scoped.principal.scope = pull | push | del;
     EXPECT_TRUE(admin.get_user(scoped, "bob"));
     EXPECT_TRUE(admin.list_tokens(scoped, "bob"));
-    EXPECT_EQ(code_of(admin.update_user(scoped, "bob", UserUpdate{std::string("stolen-pass-1"), {}, {}, {}})),
+    EXPECT_EQ(code_of(admin.update_user(scoped, "bob",
+                                        UserUpdate{std::string("stolen-pass-1"), {}, {}, {}})),
               errc::denied);
-    EXPECT_EQ(code_of(admin.update_user(scoped, "bob", UserUpdate{{}, std::string("b@evil.example"), {}, {}})),
+    EXPECT_EQ(code_of(admin.update_user(scoped, "bob",
+                                        UserUpdate{{}, std::string("b@evil.example"), {}, {}})),
               errc::denied);
     EXPECT_EQ(code_of(admin.revoke_token(scoped, "bob", "other")), errc::denied);
-    EXPECT_EQ(code_of(admin.create_token(scoped, "bob", NewToken{"more", "pull", {}})), errc::denied);
+    EXPECT_EQ(code_of(admin.create_token(scoped, "bob", NewToken{"more", "pull", {}})),
+              errc::denied);
     EXPECT_TRUE(verify_password("password-bob", (*store.auth->user("bob"))->password_hash));
     scoped.principal.scope |= manage;
-    EXPECT_TRUE(admin.update_user(scoped, "bob", UserUpdate{{}, std::string("b@example.org"), {}, {}}));
+    EXPECT_TRUE(
+        admin.update_user(scoped, "bob", UserUpdate{{}, std::string("b@example.org"), {}, {}}));
 }
 
 TEST_F(AdminTest, ARefusedCallersInputIsNeverRead) {
@@ -314,7 +322,8 @@ TEST_F(AdminTest, ARefusedCallersInputIsNeverRead) {
     EXPECT_EQ(code_of(admin.put_team(carol, "acme", "devs", parser(TeamSpec{}))), errc::denied);
     EXPECT_EQ(code_of(admin.create_robot(carol, "acme", parser(NewRobot{}))), errc::denied);
     EXPECT_EQ(code_of(admin.set_grant(carol, "acme/app", parser(GrantSpec{}))), errc::denied);
-    EXPECT_EQ(code_of(admin.set_visibility(carol, "acme/app", parser(std::string()))), errc::denied);
+    EXPECT_EQ(code_of(admin.set_visibility(carol, "acme/app", parser(std::string()))),
+              errc::denied);
     EXPECT_EQ(reads, 0);
     EXPECT_EQ(code_of(admin.create_user(root, parser(NewUser{}))), errc::bad_input);
     EXPECT_EQ(reads, 1);
@@ -324,9 +333,11 @@ TEST_F(AdminTest, ANewPasswordEndsTheRefreshTokensOfTheOldOne) {
     auto bobs = services.tokens.issue_refresh(bob.principal);
     auto alices = services.tokens.issue_refresh(alice.principal);
     ASSERT_TRUE(bobs && alices);
-    ASSERT_TRUE(admin.update_user(bob, "bob", UserUpdate{{}, std::string("b@example.org"), {}, {}}));
+    ASSERT_TRUE(
+        admin.update_user(bob, "bob", UserUpdate{{}, std::string("b@example.org"), {}, {}}));
     EXPECT_TRUE(services.tokens.check_refresh(*bobs)) << "an email change leaves them";
-    ASSERT_TRUE(admin.update_user(bob, "bob", UserUpdate{std::string("password-bob-2"), {}, {}, {}}));
+    ASSERT_TRUE(
+        admin.update_user(bob, "bob", UserUpdate{std::string("password-bob-2"), {}, {}, {}}));
     EXPECT_FALSE(services.tokens.check_refresh(*bobs));
     EXPECT_TRUE(services.tokens.check_refresh(*alices));
 }

@@ -2,12 +2,13 @@
 // no account), refresh tokens of directory accounts, and store failures reaching callers as
 // auth errors only.
 
+#include "auth/authenticator.hpp"
+
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include <mutex>
 
-#include "auth/authenticator.hpp"
 #include "auth/authorizer.hpp"
 #include "test_store.hpp"
 
@@ -49,7 +50,8 @@ struct AuthenticatorTest : ::testing::Test {
     CountingHasher hasher;
     Authenticator authn{*store.auth, clock, audit, LoginOptions{}, {}, hasher};
 
-    meta::UserRow user(const std::string& name, const std::string& source = "local", bool disabled = false) {
+    meta::UserRow user(const std::string& name, const std::string& source = "local",
+                       bool disabled = false) {
         meta::UserRow u;
         u.name = name;
         u.source = source;
@@ -105,7 +107,8 @@ TEST_F(AuthenticatorTest, StoreFailuresReachCallersAsUnavailable) {
     const auto alice = user("alice");
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((store.dir / "meta.db").c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE users RENAME TO users_gone", nullptr, nullptr, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE users RENAME TO users_gone", nullptr, nullptr, nullptr),
+              SQLITE_OK);
     sqlite3_close(db);
     auto login = authn.login("alice", "password-alice", "192.0.2.1");
     ASSERT_FALSE(login);

@@ -111,10 +111,11 @@ TEST_F(AuthorizerTest, RecreatedNamespaceDoesNotInheritGrants) {
 
 TEST_F(AuthorizerTest, ExpiredOrRevokedCredentialsGetNothing) {
     auto alice = user("alice");
-    ASSERT_TRUE(store.auth->create_org(meta::NamespaceRow{0, "pub", "org", "public", "", clock.now_unix()}));
+    ASSERT_TRUE(store.auth->create_org(
+        meta::NamespaceRow{0, "pub", "org", "public", "", clock.now_unix()}));
     const auto expires = clock.now_unix() + 100;
-    auto t = store.auth->create_token(
-        meta::TokenRow{0, alice.id, "alice", "ci", "h-ci", "pull push", clock.now_unix(), expires, 0, false});
+    auto t = store.auth->create_token(meta::TokenRow{
+        0, alice.id, "alice", "ci", "h-ci", "pull push", clock.now_unix(), expires, 0, false});
     ASSERT_TRUE(t);
     auto via_token = alice;
     via_token.token_id = t->id;
@@ -129,8 +130,8 @@ TEST_F(AuthorizerTest, ExpiredOrRevokedCredentialsGetNothing) {
     EXPECT_TRUE(authz.readable(via_token, "", 10)->names.empty());
     EXPECT_EQ(can(alice, "alice/app"), all_actions) << "the account itself is unaffected";
 
-    auto r = store.auth->create_robot(meta::RobotRow{0, "pub", 0, "ci", "h1", 2, "", clock.now_unix(),
-                                                     clock.now_unix() + 60, false});
+    auto r = store.auth->create_robot(meta::RobotRow{
+        0, "pub", 0, "ci", "h1", 2, "", clock.now_unix(), clock.now_unix() + 60, false});
     ASSERT_TRUE(r);
     Principal robot;
     robot.kind = Principal::Kind::robot;

@@ -190,7 +190,8 @@ TEST_F(TokenTest, RetiredKeyVerifiesOnlyTokensSignedBeforeItsRetirement) {
 }
 
 TEST_F(TokenTest, VerifyingNodeLearnsOfARotationWithinAMinute) {
-    TokenService verifier{*store.auth, clock, TokenOptions{}};  // loads the keys now, then only verifies
+    TokenService verifier{*store.auth, clock,
+                          TokenOptions{}};  // loads the keys now, then only verifies
     ASSERT_TRUE(verifier.init());
     const auto old_key = service_key();
     ASSERT_TRUE(tokens.rotate());  // on another node

@@ -201,7 +201,8 @@ Result<std::optional<RefreshRow>> SqliteAuthStore::refresh(std::string_view secr
                                  [](Stmt& st) { return RefreshRow{st.text(0), st.int64(1), st.int64(2)}; });
 }
 
-Result<void> SqliteAuthStore::delete_refresh_tokens(std::string_view subject_kind, std::int64_t subject_id) {
+Result<void> SqliteAuthStore::delete_refresh_tokens(std::string_view subject_kind,
+                                                    std::int64_t subject_id) {
     return pool_->write<void>([&](Connection& c) -> Result<void> {
         PREPARE(s, c, "DELETE FROM refresh_tokens WHERE subject_kind = ?1 AND subject_id = ?2");
         s.bind(1, subject_kind).bind(2, subject_id);

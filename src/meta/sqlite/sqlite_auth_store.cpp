@@ -520,13 +520,15 @@ Result<SubjectState> read_subject(Connection& c, const Subject& subject, std::in
     if (subject.kind != "user" && subject.kind != "robot") {
         return SubjectState{};  // anonymous
     }
-    PREPARE(s, c,
-            subject.kind == "user"
-                ? "SELECT u.disabled = 0 AND (?2 = 0 OR EXISTS (SELECT 1 FROM access_tokens t WHERE t.id = ?2 "
-                  "AND t.user_id = u.id AND t.revoked = 0 AND t.expires_at > ?3)), u.admin, u.ns_id "
-                  "FROM users u WHERE u.id = ?1"
-                : "SELECT disabled = 0 AND ?2 = 0 AND (expires_at = 0 OR expires_at > ?3), 0, 0 "
-                  "FROM robots WHERE id = ?1");
+    PREPARE(
+        s, c,
+        subject.kind == "user"
+            ? "SELECT u.disabled = 0 AND (?2 = 0 OR EXISTS (SELECT 1 FROM access_tokens t WHERE "
+              "t.id = ?2 "
+              "AND t.user_id = u.id AND t.revoked = 0 AND t.expires_at > ?3)), u.admin, u.ns_id "
+              "FROM users u WHERE u.id = ?1"
+            : "SELECT disabled = 0 AND ?2 = 0 AND (expires_at = 0 OR expires_at > ?3), 0, 0 "
+              "FROM robots WHERE id = ?1");
     s.bind(1, subject.id).bind(2, subject.token_id).bind(3, now);
     auto read = [](Stmt& st) {
         const bool live = st.int64(0) != 0;
@@ -543,8 +545,8 @@ Result<SubjectState> SqliteAuthStore::subject_state(const Subject& subject, std:
     return read_subject(*c, subject, now);
 }
 
-Result<AccessFacts> SqliteAuthStore::access_facts(const Subject& subject, std::int64_t now, std::string_view ns,
-                                                  std::string_view repo) {
+Result<AccessFacts> SqliteAuthStore::access_facts(const Subject& subject, std::int64_t now,
+                                                  std::string_view ns, std::string_view repo) {
     auto c = pool_->acquire();
     AccessFacts f;
     DERMAGA_TRY(state, read_subject(*c, subject, now));

@@ -64,7 +64,8 @@ public:
     Result<void> touch_token(std::int64_t id, std::int64_t now) override;
     Result<void> put_refresh(std::string_view secret_hash, const RefreshRow& r, std::int64_t now) override;
     Result<std::optional<RefreshRow>> refresh(std::string_view secret_hash) override;
-    Result<void> delete_refresh_tokens(std::string_view subject_kind, std::int64_t subject_id) override;
+    Result<void> delete_refresh_tokens(std::string_view subject_kind,
+                                       std::int64_t subject_id) override;
 
     Result<std::vector<SigningKeyRow>> signing_keys() override;
     Result<void> rotate_signing_key(const SigningKeyRow& k) override;

@@ -1,13 +1,12 @@
 // The contract every MetaStore must meet, run against each backend.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
-#include <filesystem>
 #include <atomic>
+#include <filesystem>
 #include <functional>
-#include <thread>
 #include <memory>
+#include <thread>
 #include <tuple>
 
 #include <sqlite3.h>
@@ -276,7 +275,8 @@ INSTANTIATE_TEST_SUITE_P(Backends, MetaStoreContract,
 struct AuthBackend {
     const char* name;
     /// The metadata store (which may own what the auth store uses) and the auth store.
-    std::function<std::pair<std::unique_ptr<MetaStore>, std::unique_ptr<AuthStore>>(const std::filesystem::path&)>
+    std::function<std::pair<std::unique_ptr<MetaStore>, std::unique_ptr<AuthStore>>(
+        const std::filesystem::path&)>
         make;
 };
 
@@ -304,12 +304,13 @@ protected:
         return r.value_or(UserRow{});
     }
     TokenRow token(const UserRow& u, const std::string& name, std::int64_t expires_at) {
-        auto r = store_->create_token(TokenRow{0, u.id, u.name, name, "hash-" + u.name + "-" + name, "pull", 1,
-                                               expires_at, 0, false});
+        auto r = store_->create_token(TokenRow{0, u.id, u.name, name, "hash-" + u.name + "-" + name,
+                                               "pull", 1, expires_at, 0, false});
         EXPECT_TRUE(r) << r.error().detail;
         return r.value_or(TokenRow{});
     }
-    SubjectState state(std::string_view kind, std::int64_t id, std::int64_t token_id = 0, std::int64_t now = 100) {
+    SubjectState state(std::string_view kind, std::int64_t id, std::int64_t token_id = 0,
+                       std::int64_t now = 100) {
         auto r = store_->subject_state(Subject{kind, id, token_id}, now);
         EXPECT_TRUE(r) << r.error().detail;
         return r.value_or(SubjectState{true, true, -1});
@@ -368,7 +369,8 @@ TEST_P(AuthStoreContract, SubjectStateChecksRobotsExpiryAndExistence) {
     EXPECT_TRUE(state("robot", forever->id, 0, 100).live);
     EXPECT_TRUE(state("robot", brief->id, 0, 149).live);
     EXPECT_FALSE(state("robot", brief->id, 0, 150).live);
-    EXPECT_FALSE(state("robot", forever->id, 1, 100).live) << "robots have no personal access tokens";
+    EXPECT_FALSE(state("robot", forever->id, 1, 100).live)
+        << "robots have no personal access tokens";
     EXPECT_FALSE(state("robot", forever->id, 0, 100).admin);
     ASSERT_TRUE(*store_->delete_robot("acme", "ci"));
     EXPECT_FALSE(state("robot", forever->id).live);
@@ -391,7 +393,8 @@ TEST_P(AuthStoreContract, AccessFactsCarryTheSubjectState) {
     EXPECT_FALSE(f.subject.live) << "the token used has expired";
     EXPECT_EQ(f.org_role, 0);
     EXPECT_EQ(f.repo_role, 0);
-    EXPECT_TRUE(store_->access_facts(Subject{"user", root.id, 0}, 100, "acme", "acme/app")->subject.admin);
+    EXPECT_TRUE(
+        store_->access_facts(Subject{"user", root.id, 0}, 100, "acme", "acme/app")->subject.admin);
     f = *store_->access_facts(Subject{}, 100, "acme", "acme/app");
     EXPECT_TRUE(f.subject.live);
     EXPECT_EQ(f.ns->default_visibility, "public");
@@ -409,14 +412,17 @@ TEST_P(AuthStoreContract, DeletingRefreshTokensTouchesOnlyThatSubject) {
     EXPECT_TRUE(store_->refresh("r4")->has_value());
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, AuthStoreContract,
-                         ::testing::Values(AuthBackend{"sqlite", [](const std::filesystem::path& d) {
-                             auto meta = std::make_unique<SqliteMetaStore>((d / "meta.db").string(), 2);
-                             auto auth = meta->auth_store();
-                             return std::pair<std::unique_ptr<MetaStore>, std::unique_ptr<AuthStore>>(
-                                 std::move(meta), std::move(auth));
-                         }}),
-                         [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(
+    Backends, AuthStoreContract,
+    ::testing::Values(AuthBackend{
+        "sqlite",
+        [](const std::filesystem::path& d) {
+            auto meta = std::make_unique<SqliteMetaStore>((d / "meta.db").string(), 2);
+            auto auth = meta->auth_store();
+            return std::pair<std::unique_ptr<MetaStore>, std::unique_ptr<AuthStore>>(
+                std::move(meta), std::move(auth));
+        }}),
+    [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 

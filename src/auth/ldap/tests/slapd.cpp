@@ -266,7 +266,9 @@ std::string Slapd::modify(const std::string& ldif) {
     const auto file = dir_ / "change.ldif";
     std::ofstream(file) << ldif;
     const auto log = dir_ / "ldapmodify.log";
-    if (run({ldapmodify, "-x", "-H", url(), "-D", admin_dn, "-w", admin_password, "-f", file.string()}, log) != 0) {
+    if (run({ldapmodify, "-x", "-H", url(), "-D", admin_dn, "-w", admin_password, "-f",
+             file.string()},
+            log) != 0) {
         return "ldapmodify failed:\n" + read_file(log);
     }
     return {};
