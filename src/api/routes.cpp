@@ -278,12 +278,15 @@ awaitable<http::Response> Api::metrics_endpoint(http::Request& req) {
     if (!id.caller->presented) {
         co_return basic_challenge();
     }
-    // A bearer token's admin claim may be stale: ask the store, as the management API does.
-    auto admin = co_await run_blocking(blocking_, [&] { return gate_->services().authz.is_admin(id.caller->principal); });
-    if (!admin) {
-        co_return error_response(admin.error());
+    // A credential's admin claim may be stale: ask the store, as the management API does.
+    auto caller = co_await gate_->current(std::move(*id.caller));
+    if (!caller) {
+        co_return error_response(caller.error());
     }
-    if (!*admin) {
+    if (!*caller) {
+        co_return basic_challenge();
+    }
+    if (!(*caller)->principal.admin) {
         co_return error_response(403, "DENIED", "metrics are for administrators (or set metrics.public)");
     }
     co_return co_await metrics_page(probes, req, blocking_);
