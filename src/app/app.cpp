@@ -25,7 +25,7 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "http/server.hpp"
-#include "meta/sqlite/sqlite_meta_store.hpp"
+#include "meta/sql_meta_store.hpp"
 #include "registry/registry.hpp"
 #include "storage/fs/fs_blob_store.hpp"
 

@@ -5,7 +5,7 @@
 
 #include "app/bootstrap.hpp"
 #include "core/clock.hpp"
-#include "meta/sqlite/sqlite_meta_store.hpp"
+#include "meta/sql_meta_store.hpp"
 
 namespace dermaga::app {
 

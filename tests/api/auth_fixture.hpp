@@ -7,7 +7,7 @@
 #include <string>
 
 #include "api_fixture.hpp"
-#include "meta/sqlite/sqlite_meta_store.hpp"
+#include "meta/sql_meta_store.hpp"
 
 namespace dermaga::test {
 

@@ -7,7 +7,7 @@
 
 #include "core/clock.hpp"
 #include "core/random.hpp"
-#include "meta/sqlite/sqlite_meta_store.hpp"
+#include "meta/sql_meta_store.hpp"
 
 namespace dermaga::auth::fixture {
 

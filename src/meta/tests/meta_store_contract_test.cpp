@@ -11,7 +11,7 @@
 
 #include <sqlite3.h>
 
-#include "meta/sqlite/sqlite_meta_store.hpp"
+#include "meta/sql_meta_store.hpp"
 
 using namespace dermaga;
 using namespace dermaga::meta;

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <variant>
 
-#include "meta/sqlite/sqlite_meta_store.hpp"
+#include "meta/sql_meta_store.hpp"
 #include "storage/fs/fs_blob_store.hpp"
 
 using namespace dermaga;

@@ -1,11 +1,11 @@
-#include "meta/sqlite/sqlite_meta_store.hpp"
+#include "meta/sql_meta_store.hpp"
 
 #include <stdexcept>
 
 #include "meta/migrations.hpp"
 #include "meta/sqlite/connection.hpp"
 #include "meta/sqlite/helpers.hpp"
-#include "meta/sqlite/sqlite_auth_store.hpp"
+#include "meta/sql_auth_store.hpp"
 
 namespace dermaga::meta {
 

@@ -2,7 +2,7 @@
 // login throttling and the audit trail.
 
 #include "meta/sqlite/helpers.hpp"
-#include "meta/sqlite/sqlite_auth_store.hpp"
+#include "meta/sql_auth_store.hpp"
 
 namespace dermaga::meta {
 

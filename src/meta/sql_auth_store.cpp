@@ -5,7 +5,7 @@
 #include <cctype>
 
 #include "meta/sqlite/helpers.hpp"
-#include "meta/sqlite/sqlite_auth_store.hpp"
+#include "meta/sql_auth_store.hpp"
 
 namespace dermaga::meta {
 
