@@ -25,6 +25,7 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "http/server.hpp"
+#include "app/meta_database.hpp"
 #include "meta/sql_meta_store.hpp"
 #include "registry/registry.hpp"
 #include "storage/fs/fs_blob_store.hpp"
@@ -65,7 +66,7 @@ struct App::Impl {
           blocking_threads(config.blocking_threads ? config.blocking_threads : std::max(16u, 8 * cores())),
           blocking(blocking_threads),
           blobs((std::filesystem::create_directories(config.data_dir), config.blob_root())),
-          meta(config.sqlite_path(), std::max(4u, blocking_threads)),
+          meta(open_meta_database(config, std::max(4u, blocking_threads))),
           registry(blobs, meta, clock,
                    registry::Options{config.max_manifest_bytes, config.max_page_size, config.upload_expiry,
                                     config.manifest_cache_bytes}),
@@ -128,7 +129,7 @@ struct App::Impl {
     asio::thread_pool blocking;
     SystemClock clock;
     storage::FsBlobStore blobs;
-    meta::SqliteMetaStore meta;
+    meta::SqlMetaStore meta;
     registry::Registry registry;
     std::unique_ptr<meta::AuthStore> auth_store;
     std::unique_ptr<auth::Services> auth;
@@ -197,7 +198,9 @@ std::uint16_t App::start() {
                             {"port", static_cast<std::uint64_t>(bound)},
                             {"tls", impl_->server.tls()},
                             {"version", std::string_view(version())},
-                            {"data_dir", std::string_view(impl_->config.data_dir)}});
+                            {"data_dir", std::string_view(impl_->config.data_dir)},
+                            {"meta_driver", std::string_view(impl_->config.meta_driver)},
+                            {"meta", std::string_view(meta_location(impl_->config))}});
     return bound;
 }
 

@@ -10,6 +10,7 @@
 
 #include "auth/ldap/directory.hpp"
 #include "core/log.hpp"
+#include "sql/postgres/postgres.hpp"
 
 extern char** environ;
 
@@ -139,8 +140,12 @@ const std::vector<Key>& keys() {
         str_key("storage.data_dir", "directory for data (blobs and database)", &Config::data_dir),
         str_key("storage.driver", "blob storage driver: filesystem", &Config::storage_driver),
         str_key("storage.filesystem.root", "root of blobs/ and uploads/ (default <data_dir>)", &Config::storage_filesystem_root),
-        str_key("meta.driver", "metadata driver: sqlite", &Config::meta_driver),
+        str_key("meta.driver", "metadata driver: sqlite (one node) or postgres (many nodes)", &Config::meta_driver),
         str_key("meta.sqlite.path", "SQLite file (default <data_dir>/meta.db)", &Config::meta_sqlite_path),
+        str_key("meta.postgres.dsn", "PostgreSQL connection string or URI (libpq)", &Config::meta_postgres_dsn),
+        num_key("meta.postgres.pool_size", "PostgreSQL connections per node, at most", &Config::meta_postgres_pool_size, parse_uint),
+        num_key("meta.postgres.connect_timeout", "give up connecting to PostgreSQL after", &Config::meta_postgres_connect_timeout, parse_duration),
+        num_key("meta.postgres.statement_timeout", "longest PostgreSQL statement or lock wait", &Config::meta_postgres_statement_timeout, parse_duration),
         num_key("runtime.blocking_threads", "threads for file, fsync and database work (0: 8 per core, at least 16)", &Config::blocking_threads, parse_uint),
         num_key("limits.max_manifest_bytes", "largest manifest accepted", &Config::max_manifest_bytes, parse_size),
         num_key("limits.max_page_size", "largest n for tags/list and _catalog", &Config::max_page_size, parse_uint),
@@ -318,6 +323,26 @@ Result<void> validate_tls(const Config& c) {
     }
     return {};
 }
+
+Result<void> validate_meta(const Config& c) {
+    if (c.meta_driver != "sqlite" && c.meta_driver != "postgres") {
+        return bad("meta.driver", "unknown driver \"" + c.meta_driver + "\" (supported: sqlite, postgres)");
+    }
+    if (c.meta_driver != "postgres") {
+        return {};
+    }
+    if (c.meta_postgres_dsn.empty()) {
+        return bad("meta.postgres.dsn", "required when meta.driver is postgres");
+    }
+    if (auto r = sql::postgres::check_dsn(c.meta_postgres_dsn); !r) {
+        return bad("meta.postgres.dsn", r.error().detail);
+    }
+    if (c.meta_postgres_pool_size == 0 || c.meta_postgres_connect_timeout <= 0 ||
+        c.meta_postgres_statement_timeout <= 0) {
+        return bad("meta.postgres", "pool_size, connect_timeout and statement_timeout must be positive");
+    }
+    return {};
+}
 }  // namespace
 
 Result<void> validate(const Config& c) {
@@ -325,9 +350,7 @@ Result<void> validate(const Config& c) {
     if (c.storage_driver != "filesystem") {
         return bad("storage.driver", "unknown driver \"" + c.storage_driver + "\" (supported: filesystem)");
     }
-    if (c.meta_driver != "sqlite") {
-        return bad("meta.driver", "unknown driver \"" + c.meta_driver + "\" (supported: sqlite)");
-    }
+    DERMAGA_CHECK(validate_meta(c));
     log::Level l;
     if (!log::parse_level(c.log_level, l)) {
         return bad("log.level", "expected debug, info, warn, error or off");
@@ -399,6 +422,9 @@ std::vector<std::vector<std::string>> describe(const Config& c) {
         // Secrets are never printed, only whether they are set.
         const bool secret = std::string_view(k.name).find("password") != std::string_view::npos;
         auto value = k.get(c);
+        if (std::string_view(k.name) == "meta.postgres.dsn" && !value.empty()) {
+            value = sql::postgres::describe_dsn(value);  // without a password it may hold
+        }
         rows.push_back({k.name, env_name(k.name), secret && !value.empty() ? "(set)" : value, k.help});
     }
     return rows;

@@ -36,8 +36,12 @@ struct Config {
     std::string storage_driver = "filesystem";
     std::string storage_filesystem_root;  ///< default: <data_dir>
     // metadata
-    std::string meta_driver = "sqlite";
+    std::string meta_driver = "sqlite";  ///< sqlite | postgres
     std::string meta_sqlite_path;  ///< default: <data_dir>/meta.db
+    std::string meta_postgres_dsn;  ///< libpq connection string or URI (meta.driver postgres)
+    std::uint64_t meta_postgres_pool_size = 16;
+    std::int64_t meta_postgres_connect_timeout = 5;    ///< seconds
+    std::int64_t meta_postgres_statement_timeout = 10; ///< seconds
     unsigned blocking_threads = 0;   ///< 0: 8 per core, at least 16
     // limits
     std::uint64_t max_manifest_bytes = 4 * 1024 * 1024;

@@ -5,29 +5,19 @@
 
 #include "app/bootstrap.hpp"
 #include "core/clock.hpp"
+#include "app/meta_database.hpp"
 #include "meta/sql_meta_store.hpp"
 
 namespace dermaga::app {
 
-namespace {
-std::string prepared_sqlite_path(const Config& c) {
-    std::error_code ec;
-    std::filesystem::create_directories(c.data_dir, ec);
-    if (ec) {
-        throw std::runtime_error("data directory " + c.data_dir + ": " + ec.message());
-    }
-    return c.sqlite_path();
-}
-}  // namespace
-
 struct Operator::Impl {
     explicit Impl(const Config& c)
-        : meta(prepared_sqlite_path(c), 2),
+        : meta(open_meta_database(c, 2)),
           store(meta.auth_store()),
           services(make_auth_services(c, *store, clock)),
           admin(*services) {}
     SystemClock clock;
-    meta::SqliteMetaStore meta;
+    meta::SqlMetaStore meta;
     std::unique_ptr<meta::AuthStore> store;
     std::unique_ptr<auth::Services> services;
     auth::Admin admin;

@@ -1,7 +1,7 @@
 #pragma once
 // The local operator's view of a Dermaga installation: the metadata store named by the config
-// opened directly (SQLite WAL lets this run beside `dermaga serve`), with the same auth
-// services the server builds. Used by the management commands of the CLI.
+// opened directly (SQLite WAL and PostgreSQL both let this run beside `dermaga serve`), with
+// the same auth services the server builds. Used by the management commands of the CLI.
 
 #include <memory>
 

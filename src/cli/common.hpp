@@ -54,5 +54,6 @@ std::string when(std::int64_t unix_seconds);
 void add_user_commands(CLI::App& cli, Common& o, int& rc);
 void add_org_commands(CLI::App& cli, Common& o, int& rc);
 void add_access_commands(CLI::App& cli, Common& o, int& rc);
+void add_migrate_command(CLI::App& cli, Common& o, int& rc);
 
 }  // namespace dermaga::cli

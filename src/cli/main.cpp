@@ -1,4 +1,5 @@
-// dermaga serve | check-config | version | user | org | team | robot | repo | token | audit | keys
+// dermaga serve | check-config | version | user | org | team | robot | repo | token | audit | keys |
+// migrate-meta
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
     cli::add_user_commands(cli, common, rc);
     cli::add_org_commands(cli, common, rc);
     cli::add_access_commands(cli, common, rc);
+    cli::add_migrate_command(cli, common, rc);
     cli::add_store_options_to_group_commands(cli, common);
 
     try {

@@ -1,19 +1,17 @@
 #pragma once
-// AuthStore on the same SQLite database (and connection pool) as SqliteMetaStore.
+// AuthStore over the SQL layer, on the same database as SqlMetaStore. Internal to meta/: get
+// one from SqlMetaStore::auth_store().
 
 #include <memory>
 
 #include "meta/auth_store.hpp"
+#include "sql/sql.hpp"
 
 namespace dermaga::meta {
 
-namespace sqlite {
-class Pool;
-}
-
-class SqliteAuthStore final : public AuthStore {
+class SqlAuthStore final : public AuthStore {
 public:
-    explicit SqliteAuthStore(std::shared_ptr<sqlite::Pool> pool) : pool_(std::move(pool)) {}
+    explicit SqlAuthStore(std::shared_ptr<sql::Database> db) : db_(std::move(db)) {}
 
     Result<UserRow> create_user(const UserRow& u) override;
     Result<std::optional<UserRow>> user(std::string_view name) override;
@@ -81,7 +79,7 @@ public:
     Result<std::vector<AuditRow>> query_audit(const AuditQuery& q) override;
 
 private:
-    std::shared_ptr<sqlite::Pool> pool_;
+    std::shared_ptr<sql::Database> db_;
 };
 
 }  // namespace dermaga::meta

@@ -1,26 +1,22 @@
 #pragma once
-// MetaStore on embedded SQLite (WAL). One database file; a small connection pool so readers
-// run in parallel while one writer commits.
+// MetaStore over the SQL layer: the same queries on SQLite and PostgreSQL. Opening one applies
+// the schema migrations the database lacks.
 
 #include <memory>
-#include <string>
 
 #include "meta/auth_store.hpp"
 #include "meta/meta_store.hpp"
 #include "metrics/registry.hpp"
+#include "sql/sql.hpp"
 
 namespace dermaga::meta {
 
-namespace sqlite {
-class Pool;
-}
-
-class SqliteMetaStore final : public MetaStore {
+class SqlMetaStore final : public MetaStore {
 public:
-    /// Opens or creates the database and applies pending migrations. Throws std::runtime_error
-    /// on failure (start-up only). `connections` sizes the pool.
-    SqliteMetaStore(const std::string& path, std::size_t connections);
-    ~SqliteMetaStore() override;
+    /// Applies pending migrations (several nodes may do so at once). Throws std::runtime_error
+    /// with a one-line reason on failure (start-up only).
+    explicit SqlMetaStore(std::shared_ptr<sql::Database> db);
+    ~SqlMetaStore() override;
 
     Result<std::optional<std::uint64_t>> linked_blob(std::string_view repo, std::string_view digest) override;
     Result<void> link_blob(std::string_view repo, std::string_view digest, std::uint64_t size,
@@ -48,17 +44,17 @@ public:
     Result<void> ready() override;
     Result<StoreCounts> counts() override;
 
-    /// The access-control store on the same database and connections.
+    /// The access-control store on the same database.
     std::unique_ptr<AuthStore> auth_store() const;
 
-    /// Schema version after migrations (for tests and `check-config`).
+    /// Schema version (for tests).
     int schema_version();
 
     /// Shows the group commit's metrics (commit latency, batch size, failures) in `registry`.
     void register_metrics(metrics::Registry& registry) const;
 
 private:
-    std::shared_ptr<sqlite::Pool> pool_;
+    std::shared_ptr<sql::Database> db_;
 };
 
 }  // namespace dermaga::meta

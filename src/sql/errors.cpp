@@ -1,3 +1,4 @@
+#include "metrics/registry.hpp"
 #include "sql/dialect.hpp"
 #include "sql/sql.hpp"
 
@@ -22,6 +23,13 @@ struct Category final : std::error_category {
 const std::error_category& category() noexcept {
     static const Category c;
     return c;
+}
+
+void Database::register_metrics(metrics::Registry& registry) const {
+    registry.add(write_metrics_.commit_seconds);
+    registry.add(write_metrics_.batch_size);
+    registry.add(write_metrics_.failures);
+    registry.add(write_metrics_.retries);
 }
 
 std::string numbered_placeholders(std::string_view sql, int& max_index, std::uint64_t& used) {

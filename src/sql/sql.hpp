@@ -13,6 +13,11 @@
 #include <system_error>
 
 #include "core/result.hpp"
+#include "metrics/metric.hpp"
+
+namespace dermaga::metrics {
+class Registry;
+}
 
 namespace dermaga::sql {
 
@@ -33,7 +38,8 @@ enum class Isolation { read_committed, serializable };
 class Dialect;
 
 /// A prepared statement owned by its connection's cache. Bind parameters (1-based, `?N` in the
-/// SQL), then step() through the rows. Not thread-safe: it belongs to one connection, which
+/// SQL), then step() through the rows. Binding again after a step starts a new run (the other
+/// parameters keep their values). Not thread-safe: it belongs to one connection, which
 /// belongs to one thread at a time.
 class Statement {
 public:
@@ -106,6 +112,10 @@ public:
     virtual ~Database() = default;
     virtual const Dialect& dialect() const = 0;
 
+    /// Shows the write metrics in `registry`: commit latency, writes per commit, commits that
+    /// failed, and transactions run again after a conflict.
+    void register_metrics(metrics::Registry& registry) const;
+
     /// Runs f(Connection&) -> Result<T> on a reader connection; each statement sees the latest
     /// committed data. A read that lost its connection is run once more on a fresh one.
     template <class T, class F>
@@ -135,6 +145,23 @@ public:
     }
 
 protected:
+    /// Recorded by the engines.
+    struct WriteMetrics {
+        /// Each commit (SQLite: each group commit) from BEGIN to COMMIT.
+        metrics::Histogram commit_seconds{
+            {"dermaga_db_commit_duration_seconds", "Write transactions (group commits) from BEGIN to COMMIT, in seconds.", {}},
+            metrics::short_latency_buckets()};
+        /// Writes per commit (always 1 on PostgreSQL).
+        metrics::Histogram batch_size{{"dermaga_db_commit_batch_size", "Writes committed together in one transaction.", {}},
+                                      metrics::power_of_two_buckets(256)};
+        /// Commits that failed as a whole (BEGIN or COMMIT: the disk or the database).
+        metrics::Counter failures{{"dermaga_db_commit_failures", "Group commits that failed to begin or commit.", {}}};
+        /// Transactions rolled back and run again after a serialization failure or deadlock.
+        metrics::Counter retries{{"dermaga_db_transaction_retries",
+                                  "Write transactions run again after a serialization failure or deadlock.", {}}};
+    };
+    WriteMetrics write_metrics_;
+
     enum class ReadMode { autocommit, snapshot };
     /// Runs job once on a reader connection (more than once only if the connection was lost).
     virtual Result<void> run_read(ReadMode mode, const std::function<void(Connection&)>& job) = 0;

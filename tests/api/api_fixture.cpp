@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "sql/testing/postgres_server.hpp"
+
 namespace dermaga::test {
 
 namespace {
@@ -144,8 +146,20 @@ void ApiTest::SetUp() {
     config_.blocking_threads = 8;
     config_.http_shutdown_grace = 1;
     config_.auth_enabled = false;  // the open-registry suites; access control has its own
+    ASSERT_TRUE(meta_engine() == "sqlite" || meta_engine() == "postgres")
+        << "DERMAGA_TEST_META must be sqlite or postgres, not " << meta_engine();
+    if (meta_engine() == "postgres") {
+        config_.meta_driver = "postgres";
+        config_.meta_postgres_dsn = sql::testing::PostgresServer::shared().create_database();
+        config_.meta_postgres_pool_size = 8;
+    }
     configure(config_);
     start_app();
+}
+
+std::string meta_engine() {
+    const char* e = std::getenv("DERMAGA_TEST_META");
+    return e && *e ? e : "sqlite";
 }
 
 void ApiTest::TearDown() {
@@ -156,6 +170,9 @@ void ApiTest::TearDown() {
     }
     std::error_code ignore;
     std::filesystem::remove_all(dir_, ignore);
+    if (!config_.meta_postgres_dsn.empty()) {
+        sql::testing::PostgresServer::shared().drop_database(config_.meta_postgres_dsn);
+    }
 }
 
 void ApiTest::start_app() {

@@ -81,6 +81,11 @@ std::string with_query(const std::string& url, std::string_view param);
 std::string next_link(const HttpResponse& r);
 
 // Fixture -----------------------------------------------------------------------------------
+/// The metadata engine every test runs on: $DERMAGA_TEST_META, "sqlite" (default) or
+/// "postgres" (a private PostgreSQL 15 started once for the process, a fresh database per
+/// test). ctest runs the suite once with each.
+std::string meta_engine();
+
 class ApiTest : public ::testing::Test {
 protected:
     void SetUp() override;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <thread>
 
+#include "app/meta_database.hpp"
 #include "auth/jwt.hpp"
 #include "auth/secrets.hpp"
 
@@ -46,7 +47,7 @@ json jwt_payload(const std::string& token) {
 
 void AuthApiTest::SetUp() {
     ApiTest::SetUp();
-    meta_ = std::make_unique<meta::SqliteMetaStore>(config_.sqlite_path(), 2);
+    meta_ = std::make_unique<meta::SqlMetaStore>(app::open_meta_database(config_, 2));
     store_ = meta_->auth_store();
 }
 

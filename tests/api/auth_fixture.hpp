@@ -41,7 +41,7 @@ protected:
     /// at least `min` matching `action` and `outcome`.
     std::vector<meta::AuditRow> audit(const std::string& action, const std::string& outcome, std::size_t min = 1);
 
-    std::unique_ptr<meta::SqliteMetaStore> meta_;
+    std::unique_ptr<meta::SqlMetaStore> meta_;
     std::unique_ptr<meta::AuthStore> store_;
 };
 

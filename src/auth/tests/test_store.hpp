@@ -8,6 +8,7 @@
 #include "core/clock.hpp"
 #include "core/random.hpp"
 #include "meta/sql_meta_store.hpp"
+#include "sql/sqlite/sqlite.hpp"
 
 namespace dermaga::auth::fixture {
 
@@ -18,11 +19,11 @@ struct FakeClock final : Clock {
 
 struct TestStore {
     std::filesystem::path dir = std::filesystem::temp_directory_path() / ("dermaga-auth-" + random_hex(6));
-    std::unique_ptr<meta::SqliteMetaStore> meta;
+    std::unique_ptr<meta::SqlMetaStore> meta;
     std::unique_ptr<meta::AuthStore> auth;
     TestStore() {
         std::filesystem::create_directories(dir);
-        meta = std::make_unique<meta::SqliteMetaStore>((dir / "meta.db").string(), 2);
+        meta = std::make_unique<meta::SqlMetaStore>(std::make_shared<sql::sqlite::Database>((dir / "meta.db").string(), 2));
         auth = meta->auth_store();
     }
     ~TestStore() {

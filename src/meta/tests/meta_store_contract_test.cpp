@@ -12,6 +12,9 @@
 #include <sqlite3.h>
 
 #include "meta/sql_meta_store.hpp"
+#include "sql/postgres/postgres.hpp"
+#include "sql/sqlite/sqlite.hpp"
+#include "sql/testing/postgres_server.hpp"
 
 using namespace dermaga;
 using namespace dermaga::meta;
@@ -261,12 +264,37 @@ TEST_P(MetaStoreContract, CountsWhatItHolds) {
     EXPECT_EQ(c->tags, 2u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, MetaStoreContract,
-                         ::testing::Values(Backend{"sqlite", [](const std::filesystem::path& d) {
-                             return std::unique_ptr<MetaStore>(
-                                 std::make_unique<SqliteMetaStore>((d / "meta.db").string(), 2));
-                         }}),
-                         [](const auto& info) { return std::string(info.param.name); });
+TEST_P(MetaStoreContract, CatalogAndTagOrderDoNotDependOnTheDatabaseCollation) {
+    // Byte order for the catalog; ASCII case-folded order (ties by bytes) for tags. The
+    // PostgreSQL test databases collate en-US by default, which orders "_" before "-" and ".",
+    // and "a" before "B".
+    for (const char* repo : {"a_x", "a0", "a.x", "a-x"}) {
+        ASSERT_TRUE(store_->link_blob(repo, blob_a, 1, "", 1));
+        ASSERT_TRUE(store_->put_manifest(manifest(repo, man_1, {"b", "B", "a", "A1", "_z", "Z"})));
+    }
+    EXPECT_EQ(store_->list_repositories("", 10)->names, (std::vector<std::string>{"a-x", "a.x", "a0", "a_x"}));
+    EXPECT_EQ(store_->list_repositories("a.x", 10)->names, (std::vector<std::string>{"a0", "a_x"}));
+    EXPECT_EQ((*store_->list_tags("a0", "", 10))->names, (std::vector<std::string>{"_z", "a", "A1", "B", "b", "Z"}));
+    EXPECT_EQ((*store_->list_tags("a0", "A1", 2))->names, (std::vector<std::string>{"B", "b"}));
+    EXPECT_EQ((*store_->list_tags("a0", "B", 10))->names, (std::vector<std::string>{"b", "Z"}));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, MetaStoreContract,
+    ::testing::Values(Backend{"sqlite",
+                              [](const std::filesystem::path& d) {
+                                  return std::unique_ptr<MetaStore>(std::make_unique<SqlMetaStore>(
+                                      std::make_shared<sql::sqlite::Database>((d / "meta.db").string(), 2)));
+                              }},
+                      Backend{"postgres",
+                              [](const std::filesystem::path&) {
+                                  sql::postgres::Options o;
+                                  o.dsn = sql::testing::PostgresServer::shared().create_database();
+                                  o.pool_size = 8;
+                                  return std::unique_ptr<MetaStore>(
+                                      std::make_unique<SqlMetaStore>(std::make_shared<sql::postgres::Database>(o)));
+                              }}),
+    [](const auto& info) { return std::string(info.param.name); });
 
 // The AuthStore contract ------------------------------------------------------------------
 // The methods that decide whether a credential still stands. (The other AuthStore methods are
@@ -279,6 +307,11 @@ struct AuthBackend {
         const std::filesystem::path&)>
         make;
 };
+
+std::pair<std::unique_ptr<MetaStore>, std::unique_ptr<AuthStore>> with_auth(std::unique_ptr<SqlMetaStore> meta) {
+    auto auth = meta->auth_store();
+    return {std::move(meta), std::move(auth)};
+}
 
 class AuthStoreContract : public ::testing::TestWithParam<AuthBackend> {
 protected:
@@ -414,23 +447,28 @@ TEST_P(AuthStoreContract, DeletingRefreshTokensTouchesOnlyThatSubject) {
 
 INSTANTIATE_TEST_SUITE_P(
     Backends, AuthStoreContract,
-    ::testing::Values(AuthBackend{
-        "sqlite",
-        [](const std::filesystem::path& d) {
-            auto meta = std::make_unique<SqliteMetaStore>((d / "meta.db").string(), 2);
-            auto auth = meta->auth_store();
-            return std::pair<std::unique_ptr<MetaStore>, std::unique_ptr<AuthStore>>(
-                std::move(meta), std::move(auth));
-        }}),
+    ::testing::Values(AuthBackend{"sqlite",
+                                  [](const std::filesystem::path& d) {
+                                      return with_auth(std::make_unique<SqlMetaStore>(
+                                          std::make_shared<sql::sqlite::Database>((d / "meta.db").string(), 2)));
+                                  }},
+                      AuthBackend{"postgres",
+                                  [](const std::filesystem::path&) {
+                                      sql::postgres::Options o;
+                                      o.dsn = sql::testing::PostgresServer::shared().create_database();
+                                      o.pool_size = 4;
+                                      return with_auth(
+                                          std::make_unique<SqlMetaStore>(std::make_shared<sql::postgres::Database>(o)));
+                                  }}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 
-TEST(SqliteMetaStore, NotReadyWhenTheSchemaVersionDiffers) {
+TEST(SqlMetaStore, NotReadyWhenTheSchemaVersionDiffersOnSqlite) {
     const auto dir = std::filesystem::temp_directory_path() / ("dermaga-meta-ready-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     const auto path = (dir / "meta.db").string();
-    SqliteMetaStore store(path, 2);
+    SqlMetaStore store(std::make_shared<sql::sqlite::Database>(path, 2));
     ASSERT_TRUE(store.ready());
     // Another process (a newer node, or a half-done migration) changes the schema version.
     sqlite3* db = nullptr;
@@ -444,23 +482,49 @@ TEST(SqliteMetaStore, NotReadyWhenTheSchemaVersionDiffers) {
     std::filesystem::remove_all(dir);
 }
 
-TEST(SqliteMetaStore, GroupCommitsAreMeasured) {
+TEST(SqlMetaStore, NotReadyWhenTheSchemaVersionDiffersOrTheDatabaseIsGoneOnPostgres) {
+    auto& server = sql::testing::PostgresServer::shared();
+    sql::postgres::Options o;
+    o.dsn = server.create_database();
+    auto db = std::make_shared<sql::postgres::Database>(o);
+    SqlMetaStore store(db);
+    ASSERT_TRUE(store.ready());
+    // Another node changes the schema version.
+    ASSERT_TRUE(db->write<void>([](sql::Connection& c) { return c.exec("UPDATE dermaga_schema SET version = 99"); }));
+    auto r = store.ready();
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().detail.find("schema is at version 99"), std::string::npos) << r.error().detail;
+    server.drop_database(o.dsn);
+    r = store.ready();
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().detail, "database unreachable") << "no host, port or name in a public reason";
+}
+
+/// The value of the sample `name` (a full series name) in an exposition; -1 when absent.
+static double sample(const std::string& text, const std::string& name) {
+    auto at = text.find("\n" + name + " ");
+    return at == std::string::npos ? -1 : std::stod(text.substr(at + name.size() + 2));
+}
+
+TEST(SqlMetaStore, GroupCommitsAreMeasured) {
     const auto dir = std::filesystem::temp_directory_path() / ("dermaga-meta-metrics-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     {
-        SqliteMetaStore store((dir / "meta.db").string(), 2);
+        SqlMetaStore store(std::make_shared<sql::sqlite::Database>((dir / "meta.db").string(), 2));
         metrics::Registry reg;
         store.register_metrics(reg);
+        const auto before = reg.expose();  // the migrations were writes too
         for (int i = 0; i < 3; ++i) {
             ASSERT_TRUE(store.create_upload(UploadRow{"u" + std::to_string(i), "r", 1, 1, ""}));
         }
-        const auto text = reg.expose();
+        const auto after = reg.expose();
         // One at a time: three commits of one write each.
-        EXPECT_NE(text.find("dermaga_db_commit_batch_size_sum 3\ndermaga_db_commit_batch_size_count 3\n"),
-                  std::string::npos)
-            << text;
-        EXPECT_NE(text.find("dermaga_db_commit_duration_seconds_count 3\n"), std::string::npos);
-        EXPECT_NE(text.find("dermaga_db_commit_failures_total 0\n"), std::string::npos);
+        for (const char* series : {"dermaga_db_commit_batch_size_sum", "dermaga_db_commit_batch_size_count",
+                                   "dermaga_db_commit_duration_seconds_count"}) {
+            EXPECT_EQ(sample(after, series) - sample(before, series), 3) << series << "\n" << after;
+        }
+        EXPECT_EQ(sample(after, "dermaga_db_commit_failures_total"), 0);
+        EXPECT_EQ(sample(after, "dermaga_db_transaction_retries_total"), 0);
     }
     std::filesystem::remove_all(dir);
 }

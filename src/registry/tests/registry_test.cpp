@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "meta/sql_meta_store.hpp"
+#include "sql/sqlite/sqlite.hpp"
 #include "storage/fs/fs_blob_store.hpp"
 
 using namespace dermaga;
@@ -33,7 +34,8 @@ protected:
         reg_.reset();
         meta_.reset();
         blobs_ = std::make_unique<storage::FsBlobStore>(dir_ / "blobs");
-        meta_ = std::make_unique<meta::SqliteMetaStore>((dir_ / "meta.db").string(), 2);
+        meta_ = std::make_unique<meta::SqlMetaStore>(
+            std::make_shared<sql::sqlite::Database>((dir_ / "meta.db").string(), 2));
         reg_ = std::make_unique<Registry>(*blobs_, *meta_, clock_, Options{});
     }
     void TearDown() override {
@@ -58,7 +60,7 @@ protected:
     std::filesystem::path dir_;
     FakeClock clock_;
     std::unique_ptr<storage::FsBlobStore> blobs_;
-    std::unique_ptr<meta::SqliteMetaStore> meta_;
+    std::unique_ptr<meta::SqlMetaStore> meta_;
     std::unique_ptr<Registry> reg_;
 };
 

@@ -80,6 +80,7 @@ PgStatement::PgStatement(PgConnection& conn, std::string text, int params, std::
 }
 
 void PgStatement::set(int i, std::string bytes, Oid type) {
+    rerun();
     // Like SQLite, binding an index the statement lacks is ignored.
     if (i < 1 || i > params_) {
         return;
@@ -107,6 +108,7 @@ Statement& PgStatement::bind_blob(int i, std::string_view v) {
 }
 
 Statement& PgStatement::bind_null(int i) {
+    rerun();
     if (i >= 1 && i <= params_) {
         null_[static_cast<std::size_t>(i - 1)] = 1;
         bound_[static_cast<std::size_t>(i - 1)] = 0;
@@ -219,6 +221,14 @@ Statement::Kind PgStatement::kind(int col) const {
 std::int64_t PgStatement::changes() const {
     const char* n = result_ ? PQcmdTuples(result_.get()) : "";
     return *n ? std::strtoll(n, nullptr, 10) : 0;
+}
+
+void PgStatement::rerun() {
+    if (ran_) {
+        result_.reset();
+        row_ = -1;
+        ran_ = false;
+    }
 }
 
 void PgStatement::reset() {

@@ -43,6 +43,8 @@ public:
 
 private:
     void reset() override;
+    /// Before a bind: a statement that ran forgets its result, keeping its other bindings.
+    void rerun();
     void set(int i, std::string bytes, Oid type);
     Result<void> ensure_prepared();
 

@@ -34,6 +34,24 @@ Result<void> check_dsn(const std::string& dsn) {
     return {};
 }
 
+std::string describe_dsn(const std::string& dsn) {
+    char* err = nullptr;
+    PQconninfoOption* opts = PQconninfoParse(dsn.c_str(), &err);
+    if (!opts) {
+        PQfreemem(err);
+        return "(unparseable)";
+    }
+    std::string out;
+    for (auto* o = opts; o->keyword; ++o) {
+        if (o->val && *o->val) {
+            const bool secret = std::string_view(o->keyword) == "password";
+            out += (out.empty() ? "" : " ") + std::string(o->keyword) + "=" + (secret ? "(set)" : o->val);
+        }
+    }
+    PQconninfoFree(opts);
+    return out;
+}
+
 /// A connection lent by the pool, returned (or discarded when broken) on destruction.
 class Database::Lease {
 public:
@@ -130,10 +148,12 @@ Result<void> Database::run_write(Isolation isolation, const std::function<bool(C
         DERMAGA_TRY(conn, acquire());
         Lease lease(*this, std::move(conn));
         PgConnection& c = *lease;
+        const auto start = std::chrono::steady_clock::now();
         if (auto b = c.exec(begin); !b) {
             if (c.broken() && !c.timed_out() && may_retry) {
                 continue;  // a stale pooled connection: nothing was done yet
             }
+            write_metrics_.failures.inc();
             return b;
         }
         bool keep = false;
@@ -148,8 +168,14 @@ Result<void> Database::run_write(Isolation isolation, const std::function<bool(C
             auto committed = c.commit();
             const bool retry = c.wants_retry();
             c.end_transaction();
-            if (committed || !(retry && may_retry)) {
+            if (committed) {
+                write_metrics_.batch_size.observe(1);
+                write_metrics_.commit_seconds.observe(metrics::nanos(std::chrono::steady_clock::now() - start));
+                return committed;
+            }
+            if (!(retry && may_retry)) {
                 // A connection lost during COMMIT leaves the outcome unknown: never run it twice.
+                write_metrics_.failures.inc();
                 return committed;
             }
         } else {
@@ -161,6 +187,7 @@ Result<void> Database::run_write(Isolation isolation, const std::function<bool(C
                 return {};  // the job's own failure is its result
             }
         }
+        write_metrics_.retries.inc();
         back_off(attempt);
     }
 }

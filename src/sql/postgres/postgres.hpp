@@ -28,6 +28,9 @@ struct Options {
 /// with libpq's reason.
 Result<void> check_dsn(const std::string& dsn);
 
+/// `dsn` for logs and check-config: its settings as key=value, a password replaced by "(set)".
+std::string describe_dsn(const std::string& dsn);
+
 /// PostgreSQL's dialect (no database needed).
 const Dialect& postgres_dialect();
 

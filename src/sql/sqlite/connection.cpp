@@ -23,27 +23,39 @@ Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
 }
 
 Statement& SqliteStatement::bind(int i, std::string_view v) {
+    rerun();
     sqlite3_bind_text(s_, i, v.data() ? v.data() : "", static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
 }
 
 Statement& SqliteStatement::bind(int i, std::int64_t v) {
+    rerun();
     sqlite3_bind_int64(s_, i, v);
     return *this;
 }
 
 Statement& SqliteStatement::bind_blob(int i, std::string_view v) {
+    rerun();
     // A null pointer would bind NULL; an empty value must stay an empty blob.
     sqlite3_bind_blob(s_, i, v.data() ? v.data() : "", static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
 }
 
 Statement& SqliteStatement::bind_null(int i) {
+    rerun();
     sqlite3_bind_null(s_, i);
     return *this;
 }
 
+void SqliteStatement::rerun() {
+    if (stepped_) {
+        sqlite3_reset(s_);
+        stepped_ = false;
+    }
+}
+
 Result<bool> SqliteStatement::step() {
+    stepped_ = true;
     const int rc = sqlite3_step(s_);
     if (rc == SQLITE_ROW) {
         return true;
@@ -69,6 +81,7 @@ Statement::Kind SqliteStatement::kind(int col) const {
 }
 
 void SqliteStatement::reset() {
+    stepped_ = false;
     sqlite3_reset(s_);
     sqlite3_clear_bindings(s_);
 }

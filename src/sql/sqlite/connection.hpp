@@ -31,8 +31,11 @@ public:
 
 private:
     void reset() override;
+    /// Before a bind: a statement that ran is reset, keeping its other bindings.
+    void rerun();
     sqlite3* db_;
     sqlite3_stmt* s_;
+    bool stepped_ = false;
 };
 
 class SqliteConnection final : public Connection {

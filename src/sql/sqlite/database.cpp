@@ -7,7 +7,9 @@ namespace dermaga::sql::sqlite {
 
 
 Database::Database(const std::string& path, std::size_t readers)
-    : writer_(std::make_unique<SqliteConnection>(path)), committer_(std::make_unique<GroupCommitter>(*writer_)) {
+    : writer_(std::make_unique<SqliteConnection>(path)),
+      committer_(std::make_unique<GroupCommitter>(*writer_, write_metrics_.commit_seconds, write_metrics_.batch_size,
+                                                  write_metrics_.failures)) {
     for (std::size_t i = 0; i < std::max<std::size_t>(readers, 1); ++i) {
         free_.push_back(std::make_unique<SqliteConnection>(path));
     }
@@ -92,7 +94,10 @@ Result<void> GroupCommitter::run(const std::function<bool(Connection&)>& fn) {
 }
 
 void GroupCommitter::execute(const std::vector<Job*>& batch) {
+    const auto start = std::chrono::steady_clock::now();
+    batch_size_.observe(batch.size());
     auto fail_all = [&](const std::string& why) {
+        failures_.inc();
         for (auto* j : batch) {
             j->failed = Error{make_error_code(errc::error), why};
         }
@@ -119,6 +124,7 @@ void GroupCommitter::execute(const std::vector<Job*>& batch) {
         writer_.control("ROLLBACK");
         fail_all(why);
     }
+    commit_seconds_.observe(metrics::nanos(std::chrono::steady_clock::now() - start));
 }
 
 }  // namespace dermaga::sql::sqlite

@@ -24,7 +24,10 @@ const Dialect& sqlite_dialect();
 /// Thread-safe.
 class GroupCommitter {
 public:
-    explicit GroupCommitter(SqliteConnection& writer) : writer_(writer) {}
+    /// Records each commit in `commit_seconds`, `batch_size` and `failures`.
+    GroupCommitter(SqliteConnection& writer, metrics::Histogram& commit_seconds, metrics::Histogram& batch_size,
+                   metrics::Counter& failures)
+        : writer_(writer), commit_seconds_(commit_seconds), batch_size_(batch_size), failures_(failures) {}
     /// Runs job(writer) in the next batch. Errors: the batch's begin or commit failed, or the
     /// job threw.
     Result<void> run(const std::function<bool(Connection&)>& job);
@@ -38,6 +41,9 @@ private:
     void execute(const std::vector<Job*>& batch);
 
     SqliteConnection& writer_;
+    metrics::Histogram& commit_seconds_;
+    metrics::Histogram& batch_size_;
+    metrics::Counter& failures_;
     std::mutex mu_;
     std::condition_variable cv_;
     std::vector<Job*> queue_;

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "core/random.hpp"
+#include "metrics/registry.hpp"
 #include "sql/dialect.hpp"
 #include "sql/migrate.hpp"
 #include "sql/postgres/postgres.hpp"
@@ -134,6 +135,19 @@ TEST_P(SqlContract, ChangesCountsAffectedRows) {
         return s->changes();
     });
     EXPECT_EQ(n.value_or(-1), 2);
+}
+
+TEST_P(SqlContract, BindingAfterAStepRunsTheStatementAgain) {
+    ASSERT_TRUE(db_->write<void>([&](Connection& c) -> Result<void> {
+        DERMAGA_TRY(s, c.prepare("INSERT INTO t(k, n) VALUES(?1, ?2)"));
+        s->bind(2, std::int64_t{5});
+        for (const char* k : {"a", "b", "c"}) {
+            s->bind(1, std::string_view(k));  // ?2 keeps its value
+            DERMAGA_CHECK(s->step());
+        }
+        return {};
+    }));
+    EXPECT_EQ(count("SELECT COUNT(*) FROM t WHERE n = 5"), 3);
 }
 
 TEST_P(SqlContract, ConstraintViolationsSaySo) {
@@ -374,6 +388,9 @@ TEST(Postgres, RetriesAreBounded) {
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, errc::retry);
     EXPECT_EQ(runs, 3);
+    metrics::Registry reg;
+    db.register_metrics(reg);
+    EXPECT_NE(reg.expose().find("dermaga_db_transaction_retries_total 2\n"), std::string::npos) << reg.expose();
 }
 
 TEST(Postgres, AStatementPastItsTimeoutIsCancelled) {
