@@ -10,6 +10,8 @@
 #   E2E_TMP        where per-run work dirs go (default ${TMPDIR:-/tmp})
 #   E2E_KEEP=1     keep the work dir (registry data, logs) after the run
 #   E2E_RESULTS    file that receives one "PASS|FAIL<TAB>name" line per step (set by run.sh)
+#   E2E_META       sqlite (default) | postgres: where every dermaga the tests start keeps its
+#                  metadata (see e2e_use_postgres)
 #
 # Everything runs inside a private mount namespace (`unshare -m --propagation private`) with
 # overlays over /var and /run, so skopeo/podman/buildah caches
@@ -55,11 +57,17 @@ e2e_enter_ns() {
         export E2E_ISOLATED=1
         # Who removes the root: the process that created it (run.sh, or a standalone test).
         E2E_OWN_NS_ROOT=1
+        if [[ ${E2E_META:-sqlite} == postgres && ${REGISTRY_KIND:-dermaga} == dermaga ]]; then
+            e2e_use_postgres
+        elif [[ ${E2E_META:-sqlite} != sqlite && ${E2E_META:-sqlite} != postgres ]]; then
+            die "E2E_META must be sqlite or postgres, not $E2E_META"
+        fi
     fi
 }
 
 e2e_cleanup_ns_root() {
     [[ ${E2E_OWN_NS_ROOT:-} == 1 ]] || return 0
+    pg_stop
     if [[ ${E2E_KEEP:-} == 1 ]]; then
         log "keeping work dir $E2E_NS_ROOT"
         return 0
@@ -67,6 +75,109 @@ e2e_cleanup_ns_root() {
     umount -l /run 2>/dev/null || true
     umount -l /var 2>/dev/null || true
     rm -rf "$E2E_NS_ROOT" 2>/dev/null || true
+}
+
+# ------------------------------------------------------------------------------------------
+# PostgreSQL 15 (Debian's postgresql) for the metadata
+# ------------------------------------------------------------------------------------------
+
+PG_BIN=${DERMAGA_PG_BIN:-/usr/lib/postgresql/15/bin}
+PG_PID=                   # set only in the shell that started the server: only it stops it
+PG_PORT=${PG_PORT:-}      # inherited from run.sh under E2E_META=postgres
+
+# pg_start DIR: a private PostgreSQL in the new directory DIR: initdb (as the postgres user, who
+# owns DIR, when run as root), pg_ctl start on a free 127.0.0.1 port with the socket inside the
+# data directory. Sets PG_PORT and PG_PID. A watchdog stops it by PID when this shell dies,
+# however it dies; pg_stop stops it sooner.
+pg_start() {
+    local dir=$1 attempt as=() up
+    mkdir -p "$dir"
+    chmod 755 "$dir"
+    if [[ $(id -u) == 0 ]]; then
+        chown postgres: "$dir"
+        as=(runuser -u postgres --)
+        # The work directories are private (mktemp -d); the postgres user must pass through them.
+        for up in "${E2E_NS_ROOT:-}" "${E2E_WORK:-}"; do
+            [[ -n $up && $dir == "$up"/* ]] && chmod o+x "$up"
+        done
+    fi
+    [[ -x $PG_BIN/initdb ]] || die "no $PG_BIN/initdb (Debian package postgresql)"
+    "${as[@]}" "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 --no-sync \
+        --no-instructions >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+    for attempt in 1 2 3; do
+        PG_PORT=$(pick_port)
+        if "${as[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "-k $dir/data -p $PG_PORT \
+            -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+            -c max_connections=300" start >"$dir/pg_ctl.log" 2>&1; then
+            PG_PID=$(head -n1 "$dir/data/postmaster.pid")
+            local owner=$$ pid=$PG_PID
+            (
+                trap '' INT TERM HUP
+                while kill -0 "$owner" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 0.5; done
+                kill -INT "$pid" 2>/dev/null
+            ) </dev/null >/dev/null 2>&1 &
+            log "postgres pid $PG_PID on 127.0.0.1:$PG_PORT ($dir)"
+            return 0
+        fi
+    done
+    tail -n 20 "$dir/server.log" >&2
+    die "PostgreSQL did not start"
+}
+
+# pg_stop: fast shutdown by PID; returns once the server is gone.
+pg_stop() {
+    [[ -n ${PG_PID:-} ]] || return 0
+    local i
+    kill -INT "$PG_PID" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do kill -0 "$PG_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$PG_PID" 2>/dev/null || true
+    PG_PID=
+}
+
+pg_dsn() { echo "host=127.0.0.1 port=$PG_PORT user=postgres dbname=$1"; }
+# pg_sql DB SQL: runs SQL, prints rows unaligned ("|" between columns).
+pg_sql() { psql -XAtq -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "$1" -c "$2"; }
+
+# The database a data directory's metadata lives in under E2E_META=postgres.
+pg_db_of() { echo "m$(realpath -m -- "$1" | md5sum | cut -c1-16)"; }
+
+# e2e_use_postgres: starts this run's PostgreSQL and makes $DERMAGA a wrapper around a private
+# copy of the binary. The wrapper maps the data directory (--data, else the -c file, else
+# $DERMAGA_STORAGE_DATA_DIR or ./data) to a database of its own, created on first use, and
+# execs the binary with DERMAGA_META_DRIVER=postgres and that database's DSN: every test keeps
+# its own fresh metadata, and a restart on the same data directory finds its metadata again.
+e2e_use_postgres() {
+    [[ -n ${DERMAGA:-} && -x ${DERMAGA:-} ]] || die "DERMAGA=${DERMAGA:-} is not an executable"
+    pg_start "$E2E_NS_ROOT/pg"
+    export PG_PORT
+    local real=$E2E_NS_ROOT/dermaga.real
+    cp "$DERMAGA" "$real"
+    cat >"$E2E_NS_ROOT/dermaga" <<EOF
+#!/usr/bin/env bash
+# E2E_META=postgres: run dermaga with its metadata in the database of its data directory.
+key= prev=
+for a in "\$@"; do
+    case \$prev in --data) key=\$a ;; -c | --config) [[ -n \$key ]] || key=\$a ;; esac
+    case \$a in --data=*) key=\${a#--data=} ;; esac
+    prev=\$a
+done
+db=m\$(realpath -m -- "\${key:-\${DERMAGA_STORAGE_DATA_DIR:-\$PWD/data}}" | md5sum | cut -c1-16)
+psql -XAtq -h 127.0.0.1 -p $PG_PORT -U postgres -d postgres -c "CREATE DATABASE \$db" >/dev/null 2>&1 || true
+export DERMAGA_META_DRIVER=postgres DERMAGA_META_POSTGRES_DSN="host=127.0.0.1 port=$PG_PORT user=postgres dbname=\$db"
+exec "$real" "\$@"
+EOF
+    chmod 755 "$E2E_NS_ROOT/dermaga"
+    export DERMAGA=$E2E_NS_ROOT/dermaga E2E_DERMAGA_REAL=$real
+}
+
+# meta_sql DATA_DIR SQL: runs a query on the metadata of the dermaga serving DATA_DIR, whichever
+# engine holds it; prints rows with "|" between columns.
+meta_sql() {
+    if [[ ${E2E_META:-sqlite} == postgres ]]; then
+        pg_sql "$(pg_db_of "$1")" "$2"
+    else
+        sqlite3 -readonly "$1/meta.db" "$2"
+    fi
 }
 
 # Private client configuration: no credentials, no system registries/short names, vfs storage.
@@ -216,8 +327,11 @@ serve_dermaga() {
         SRV_PID=$!
         echo "$SRV_PID" >>"$PIDS"
         for ((i = 0; i < 200; i++)); do
-            [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "${SRV_CURL[@]}" "$SRV_URL/healthz") == 200 ]] &&
+            if [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "${SRV_CURL[@]}" "$SRV_URL/healthz") == 200 ]]; then
+                [[ ${E2E_META:-sqlite} != postgres || ! -e $data/meta.db ]] ||
+                    { echo "E2E_META=postgres, yet dermaga made $data/meta.db" >&2; return 1; }
                 return 0
+            fi
             kill -0 "$SRV_PID" 2>/dev/null || break
             sleep 0.05
         done
@@ -301,6 +415,8 @@ EOF
         REG_URL=http://$REG
         if registry_wait_ready; then
             log "registry ($kind) pid $REG_PID listening on $REG"
+            [[ ${E2E_META:-sqlite} != postgres || $kind != dermaga || ! -e $REG_DATA/meta.db ]] ||
+                die "E2E_META=postgres, yet dermaga made $REG_DATA/meta.db"
             return 0
         fi
         registry_stop

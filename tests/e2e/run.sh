@@ -4,8 +4,14 @@
 #   DERMAGA=/path/to/dermaga bash tests/e2e/run.sh            # against Dermaga (default)
 #   REGISTRY_KIND=distribution bash tests/e2e/run.sh           # against CNCF Distribution
 #   bash tests/e2e/run.sh test_skopeo test_ctr                 # a subset
+#   bash tests/e2e/run.sh --meta postgres [test_x …]           # metadata in a private PostgreSQL
+#                                                               # (same as E2E_META=postgres)
 #
 # Prints one PASS/FAIL line per test step and ends with exactly "N passed, M failed".
+if [[ ${1:-} == --meta ]]; then
+    export E2E_META=${2:-}
+    shift 2 || { echo "run.sh: --meta needs sqlite or postgres" >&2; exit 2; }
+fi
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_enter_ns "$@"
 
@@ -22,7 +28,7 @@ on_exit() {
 trap on_exit EXIT
 trap 'exit 130' INT TERM
 
-log "registry kind: ${REGISTRY_KIND:-dermaga}${DERMAGA:+ (DERMAGA=$DERMAGA)}"
+log "registry kind: ${REGISTRY_KIND:-dermaga}${DERMAGA:+ (DERMAGA=$DERMAGA)}, metadata: ${E2E_META:-sqlite}"
 if [[ ${REGISTRY_KIND:-dermaga} == dermaga ]] && [[ -z ${DERMAGA:-} || ! -x ${DERMAGA:-} ]]; then
     echo "FAIL  setup: DERMAGA='${DERMAGA:-}' is not an executable (or set REGISTRY_KIND=distribution)"
     echo "0 passed, 1 failed"

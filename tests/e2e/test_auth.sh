@@ -3,11 +3,16 @@
 # admin and a CA made here with openssl. Anonymous challenge and refusals; podman login/push/
 # pull/logout; skopeo --creds; ctr --user with a hosts.toml naming the CA; docker CLI with config.json auths;
 # client-certificate login (mTLS, CN=admin); brute-force lockout (429 + Retry-After); and the
-# audit rows in meta.db for each of these. No client is ever told to skip verification.
+# audit rows in the metadata store (SQLite or PostgreSQL) for each of these. No client is ever
+# told to skip verification.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export DERMAGA_AUTH_ENABLED=true    # lib.sh turns access control off for the other suites
 e2e_init_own_dermaga "checks dermaga's access control" "$@"
-command -v sqlite3 >/dev/null || die "sqlite3 not installed (Debian package sqlite3)"
+if [[ ${E2E_META:-sqlite} == postgres ]]; then
+    command -v psql >/dev/null || die "psql not installed (Debian package postgresql-client)"
+else
+    command -v sqlite3 >/dev/null || die "sqlite3 not installed (Debian package sqlite3)"
+fi
 
 if [[ -z ${E2E_FIXTURES:-} ]]; then
     bash "$E2E_DIR/fixtures.sh" "${E2E_CACHE:-${TMPDIR:-/tmp}/dermaga-e2e-cache}" >&2
@@ -245,11 +250,11 @@ lockout() {
 audit_at_least() { # N WHERE WHAT
     local n=0
     for _ in $(seq 1 30); do
-        n=$(sqlite3 -readonly "$DATA/meta.db" "select count(*) from audit where $2;")
+        n=$(meta_sql "$DATA" "select count(*) from audit where $2;")
         ((n >= $1)) && { echo "ok: $3: $n rows"; return 0; }
         sleep 0.1
     done
-    sqlite3 -readonly -header "$DATA/meta.db" "select at,actor,actor_kind,address,action,object,outcome,detail from audit order by rowid desc limit 40;" >&2
+    meta_sql "$DATA" "select at,actor,actor_kind,address,action,object,outcome,detail from audit order by id desc limit 40;" >&2
     fail "$3: $n rows where $2 (want >= $1)"
 }
 
@@ -271,7 +276,7 @@ audit() {
     for f in "$E2E_WORK"/*.serve.err "$E2E_WORK"/*.serve.out; do
         ! grep -qF "$PW" "$f" || fail "the admin password appears in $f"
     done
-    assert_eq "$(sqlite3 -readonly "$DATA/meta.db" "select count(*) from audit where detail like '%$PW%' or object like '%$PW%'")" 0 \
+    assert_eq "$(meta_sql "$DATA" "select count(*) from audit where detail like '%$PW%' or object like '%$PW%'")" 0 \
         "password in the audit trail"
 }
 

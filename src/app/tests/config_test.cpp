@@ -108,3 +108,43 @@ TEST(Config, MetricsKeysAndTheirChecks) {
     c.metrics_store_interval = 0;
     EXPECT_FALSE(validate(c));
 }
+
+TEST(Config, PostgresNeedsAConnectionStringThatParses) {
+    auto reason = [](auto edit) {
+        Config c;
+        c.meta_driver = "postgres";
+        c.meta_postgres_dsn = "host=db.example dbname=dermaga user=dermaga";
+        edit(c);
+        auto r = validate(c);
+        return r ? std::string("valid") : r.error().detail;
+    };
+    EXPECT_EQ(reason([](Config&) {}), "valid");
+    EXPECT_EQ(reason([](Config& c) { c.meta_postgres_dsn = "postgresql://u@db/x?connect_timeout=3"; }), "valid");
+    EXPECT_EQ(reason([](Config& c) { c.meta_postgres_dsn.clear(); }).rfind("meta.postgres.dsn: required", 0), 0u);
+    EXPECT_EQ(reason([](Config& c) { c.meta_postgres_dsn = "host=x bogus=1"; }).rfind("meta.postgres.dsn:", 0), 0u);
+    EXPECT_EQ(reason([](Config& c) { c.meta_postgres_pool_size = 0; }).rfind("meta.postgres:", 0), 0u);
+    EXPECT_EQ(reason([](Config& c) { c.meta_driver = "mysql"; }).rfind("meta.driver:", 0), 0u);
+    Config sqlite;
+    sqlite.meta_postgres_dsn = "not looked at";
+    EXPECT_TRUE(validate(sqlite)) << "the DSN only matters with the postgres driver";
+}
+
+TEST(Config, CheckConfigNeverPrintsADatabasePassword) {
+    Config c;
+    ASSERT_TRUE(apply_env(c, {{"DERMAGA_META_DRIVER", "postgres"},
+                              {"DERMAGA_META_POSTGRES_DSN", "host=db dbname=d user=u password=hunter2"},
+                              {"DERMAGA_META_POSTGRES_STATEMENT_TIMEOUT", "30s"}}));
+    EXPECT_EQ(c.meta_postgres_statement_timeout, 30);
+    bool seen = false;
+    for (const auto& row : describe(c)) {
+        for (const auto& cell : row) {
+            EXPECT_EQ(cell.find("hunter2"), std::string::npos) << row[0];
+        }
+        if (row[0] == "meta.postgres.dsn") {
+            seen = true;
+            EXPECT_NE(row[2].find("password=(set)"), std::string::npos) << row[2];
+            EXPECT_NE(row[2].find("host=db"), std::string::npos) << row[2];
+        }
+    }
+    EXPECT_TRUE(seen);
+}
