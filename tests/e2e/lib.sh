@@ -180,6 +180,20 @@ meta_sql() {
     fi
 }
 
+# meta_schema_version DATA_DIR [VERSION]: the schema version recorded in the metadata of the
+# dermaga serving DATA_DIR, whichever engine holds it; with VERSION, set to it first.
+meta_schema_version() {
+    if [[ ${E2E_META:-sqlite} == postgres ]]; then
+        local db
+        db=$(pg_db_of "$1")
+        [[ -z ${2:-} ]] || pg_sql "$db" "UPDATE dermaga_schema SET version = $2"
+        pg_sql "$db" "SELECT version FROM dermaga_schema"
+    else
+        [[ -z ${2:-} ]] || sqlite3 "$1/meta.db" "PRAGMA user_version = $2"
+        sqlite3 "$1/meta.db" 'PRAGMA user_version'
+    fi
+}
+
 # Private client configuration: no credentials, no system registries/short names, vfs storage.
 e2e_setup_clients() {
     local w=$E2E_WORK

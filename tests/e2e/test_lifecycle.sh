@@ -275,16 +275,16 @@ unwritable_data_dir() {
     umount "$ro"
 }
 
-# A database written by a newer binary (its PRAGMA user_version beyond the migrations this one
-# has): serve refuses it with one line naming both versions, exits 1, binds nothing, and leaves
-# the version as it was.
+# A database written by a newer binary (its schema version, SQLite's PRAGMA user_version or
+# PostgreSQL's dermaga_schema, beyond the migrations this one has): serve refuses it with one
+# line naming both versions, exits 1, binds nothing, and leaves the version as it was.
 newer_schema_refused() {
     local w=$E2E_WORK/newer port rc=0 v plain
     mkdir -p "$w"
-    "$DERMAGA" user list --data "$w" >/dev/null    # creates meta.db at this binary's version
-    v=$(sqlite3 "$w/meta.db" 'PRAGMA user_version')
+    "$DERMAGA" user list --data "$w" >/dev/null    # creates the metadata at this binary's version
+    v=$(meta_schema_version "$w")
     ((v >= 1)) || fail "no schema version in a fresh database: '$v'"
-    sqlite3 "$w/meta.db" "PRAGMA user_version = $((v + 1))"
+    meta_schema_version "$w" "$((v + 1))" >/dev/null
     port=$(pick_port)
     timeout 10 "$DERMAGA" serve --addr "127.0.0.1:$port" --data "$w" >/dev/null 2>"$E2E_WORK/newer.err" || rc=$?
     sed 's/^/  | /' "$E2E_WORK/newer.err"
@@ -293,7 +293,7 @@ newer_schema_refused() {
     assert_eq "$(grep -c . <<<"$plain" || true)" 1 "plain-text reason lines"
     assert_contains "$plain" "dermaga: " "prefix"
     assert_contains "$plain" "database schema version $((v + 1)) is newer than this binary supports ($v)" "reason"
-    assert_eq "$(sqlite3 "$w/meta.db" 'PRAGMA user_version')" "$((v + 1))" "schema version left as it was"
+    assert_eq "$(meta_schema_version "$w")" "$((v + 1))" "schema version left as it was"
     grep -q '"event":"listening"' "$E2E_WORK/newer.err" && fail "it logged listening"
     port_in_use "$port" && fail "port $port is bound"
     return 0
