@@ -6,7 +6,6 @@
 
 namespace dermaga::sql::postgres {
 
-
 namespace {
 
 /// A short random pause before retrying a conflicting transaction, growing with each attempt,
@@ -102,16 +101,22 @@ Result<std::unique_ptr<PgConnection>> Database::acquire() {
 }
 
 void Database::release(std::unique_ptr<PgConnection> c) {
+    std::vector<std::unique_ptr<PgConnection>> stale;  // closed outside the lock
     {
         std::lock_guard lock(mu_);
-        if (c->broken()) {
-            --open_;
-            c.reset();
-        } else {
+        if (!c->broken()) {
             idle_.push_back(std::move(c));
+        } else {
+            // A lost connection usually means the server restarted: the idle ones are lost
+            // too, and would each cost a request a failed first try.
+            if (!c->timed_out()) {
+                stale.swap(idle_);
+            }
+            open_ -= 1 + stale.size();
+            stale.push_back(std::move(c));
         }
     }
-    cv_.notify_one();
+    cv_.notify_all();
 }
 
 Result<void> Database::run_read(ReadMode mode, const std::function<void(Connection&)>& job) {

@@ -452,6 +452,32 @@ TEST(Postgres, AnUnreachableDatabaseFailsFastAndServiceResumesWhenItReturns) {
     EXPECT_LT(Seconds(std::chrono::steady_clock::now() - t1).count(), 1.0);
 }
 
+TEST(Postgres, AfterAServerRestartNoRequestFails) {
+    // Four pooled connections go stale together; the first request that meets one discards
+    // the rest, so every request after the restart succeeds.
+    auto& server = PostgresServer::shared();
+    postgres::Database db(pg_options(server.create_database()));
+    std::barrier all_open(4);
+    std::vector<std::thread> readers;
+    for (int i = 0; i < 4; ++i) {
+        readers.emplace_back([&] {
+            (void)db.read<void>([&](Connection& c) {
+                all_open.arrive_and_wait();  // four connections at once
+                return c.exec("SELECT 1");
+            });
+        });
+    }
+    for (auto& r : readers) {
+        r.join();
+    }
+    server.stop();
+    server.start();
+    for (int i = 0; i < 4; ++i) {
+        auto r = db.read<void>([](Connection& c) { return c.exec("SELECT 1"); });
+        EXPECT_TRUE(r) << "request " << i << ": " << r.error().detail;
+    }
+}
+
 TEST(Postgres, ABadConnectionStringIsRefusedWithLibpqsReason) {
     auto r = postgres::check_dsn("host=127.0.0.1 nonsense=1");
     ASSERT_FALSE(r);
