@@ -30,18 +30,6 @@ TokenRow read_token(Statement& s) {
 
 std::string sql_of(const char* head, const char* tail) { return std::string(head) + tail; }
 
-/// Inserts; a constraint failure is errc::conflict with `why`. Returns the RETURNING id.
-Result<std::int64_t> insert_id_or_conflict(Statement& s, const char* what, const std::string& why) {
-    auto row = s.step();
-    if (!row) {
-        return is_constraint(row.error()) ? fail(errc::conflict, why) : db_fail(row.error(), what);
-    }
-    if (!*row) {
-        return fail(errc::db_error, std::string(what) + ": no id returned");
-    }
-    return s.int64(0);
-}
-
 }  // namespace
 
 // Robots ----------------------------------------------------------------------------------
@@ -63,7 +51,7 @@ Result<RobotRow> SqlAuthStore::create_robot(const RobotRow& r) {
                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id");
         s.bind(1, *oid).bind(2, r.name).bind(3, r.secret_hash).bind(4, std::int64_t{r.role});
         s.bind(5, r.description).bind(6, r.created_at).bind(7, r.expires_at);
-        DERMAGA_TRY(id, insert_id_or_conflict(s, "insert robot", "robot " + r.name + " exists"));
+        DERMAGA_TRY(id, insert_returning_id(s, "insert robot", "robot " + r.name + " exists"));
         RobotRow out = r;
         out.org_id = *oid;
         out.id = id;
@@ -133,7 +121,7 @@ Result<TokenRow> SqlAuthStore::create_token(const TokenRow& t) {
                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6) RETURNING id");
         s.bind(1, t.user_id).bind(2, t.name).bind(3, t.secret_hash).bind(4, t.scopes);
         s.bind(5, t.created_at).bind(6, t.expires_at);
-        DERMAGA_TRY(id, insert_id_or_conflict(s, "insert token", "a token named " + t.name + " exists"));
+        DERMAGA_TRY(id, insert_returning_id(s, "insert token", "a token named " + t.name + " exists"));
         TokenRow out = t;
         out.id = id;
         return out;

@@ -101,18 +101,6 @@ Result<void> delete_repo_settings(Connection& c, std::string_view ns) {
     return {};
 }
 
-/// Inserts with RETURNING id; a constraint failure is errc::conflict with `taken`.
-Result<std::int64_t> insert_returning_id(Statement& s, const char* what, const std::string& taken) {
-    auto row = s.step();
-    if (!row) {
-        return is_constraint(row.error()) ? fail(errc::conflict, taken) : db_fail(row.error(), what);
-    }
-    if (!*row) {
-        return fail(errc::db_error, std::string(what) + ": no id returned");
-    }
-    return s.int64(0);
-}
-
 std::string lower(std::string s) {
     std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return std::tolower(ch); });
     return s;

@@ -114,6 +114,19 @@ inline Result<std::int64_t> scalar(Statement& s, const char* what) {
     return s.int64(0);
 }
 
+/// Runs an INSERT … RETURNING id and returns the id; a constraint failure (the name is
+/// taken) is errc::conflict with `taken` as its detail.
+inline Result<std::int64_t> insert_returning_id(Statement& s, const char* what, const std::string& taken) {
+    auto row = s.step();
+    if (!row) {
+        return is_constraint(row.error()) ? fail(errc::conflict, taken) : db_fail(row.error(), what);
+    }
+    if (!*row) {
+        return fail(errc::db_error, std::string(what) + ": no id returned");
+    }
+    return s.int64(0);
+}
+
 /// Reads up to n names from a statement that selects n + 1 rows; the extra row only says
 /// whether a further page exists.
 inline Result<Page> read_page(Statement& s, std::size_t n, const char* what) {

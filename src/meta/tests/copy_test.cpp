@@ -48,21 +48,7 @@ TEST_F(CopyTest, CopiesEveryTableAndThePostgresStoreReadsTheSame) {
     SqlMetaStore pg(to_);
     auto auth = pg.auth_store();
     fixture::expect_main_v4(pg, *auth);
-    // Ids continue after the copied ones.
-    const auto root = (*auth->user("root"))->id;
-    UserRow u;
-    u.name = "carol";
-    auto carol = auth->create_user(u);
-    ASSERT_TRUE(carol) << carol.error().detail;
-    EXPECT_GT(carol->id, root);
-    AuditRow a;
-    a.actor = "x";
-    a.action = "y";
-    a.outcome = "allowed";
-    ASSERT_TRUE(auth->append_audit({a}));
-    AuditQuery q;
-    q.limit = 1;
-    EXPECT_GT((*auth->query_audit(q))[0].id, 22);
+    fixture::expect_new_ids_follow_main_v4(*auth);
 }
 
 TEST_F(CopyTest, RefusesATargetThatHoldsAnything) {

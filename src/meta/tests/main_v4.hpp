@@ -77,4 +77,22 @@ inline void expect_main_v4(MetaStore& m, AuthStore& a) {
     EXPECT_EQ(a.query_audit(q)->size(), 22u);
 }
 
+/// New rows after the fixture's take ids beyond the copied ones (a user, an audit entry).
+inline void expect_new_ids_follow_main_v4(AuthStore& a) {
+    const auto root = (*a.user("root"))->id;
+    UserRow u;
+    u.name = "carol";
+    auto carol = a.create_user(u);
+    ASSERT_TRUE(carol) << carol.error().detail;
+    EXPECT_GT(carol->id, root);
+    AuditRow row;
+    row.actor = "x";
+    row.action = "y";
+    row.outcome = "allowed";
+    ASSERT_TRUE(a.append_audit({row}));
+    AuditQuery q;
+    q.limit = 1;
+    EXPECT_GT((*a.query_audit(q))[0].id, 22);
+}
+
 }  // namespace dermaga::meta::fixture
