@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "sql/testing/postgres_server.hpp"
+#include "sql/testing/test_database.hpp"
 
 namespace dermaga::test {
 
@@ -146,21 +147,15 @@ void ApiTest::SetUp() {
     config_.blocking_threads = 8;
     config_.http_shutdown_grace = 1;
     config_.auth_enabled = false;  // the open-registry suites; access control has its own
-    ASSERT_TRUE(meta_engine() == "sqlite" || meta_engine() == "postgres")
-        << "DERMAGA_TEST_META must be sqlite or postgres, not " << meta_engine();
-    if (meta_engine() == "postgres") {
+    if (sql::testing::test_engine() == "postgres") {
         config_.meta_driver = "postgres";
-        config_.meta_postgres_dsn = sql::testing::PostgresServer::shared().create_database();
+        config_.meta_postgres_dsn = sql::testing::PostgresServer::shared().create_schema();
         config_.meta_postgres_pool_size = 8;
     }
     configure(config_);
     start_app();
 }
 
-std::string meta_engine() {
-    const char* e = std::getenv("DERMAGA_TEST_META");
-    return e && *e ? e : "sqlite";
-}
 
 void ApiTest::TearDown() {
     client_.reset();
@@ -171,7 +166,7 @@ void ApiTest::TearDown() {
     std::error_code ignore;
     std::filesystem::remove_all(dir_, ignore);
     if (!config_.meta_postgres_dsn.empty()) {
-        sql::testing::PostgresServer::shared().drop_database(config_.meta_postgres_dsn);
+        sql::testing::PostgresServer::shared().drop_schema(config_.meta_postgres_dsn);
     }
 }
 

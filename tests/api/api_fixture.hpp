@@ -81,10 +81,9 @@ std::string with_query(const std::string& url, std::string_view param);
 std::string next_link(const HttpResponse& r);
 
 // Fixture -----------------------------------------------------------------------------------
-/// The metadata engine every test runs on: $DERMAGA_TEST_META, "sqlite" (default) or
-/// "postgres" (a private PostgreSQL 15 started once for the process, a fresh database per
-/// test). ctest runs the suite once with each.
-std::string meta_engine();
+// The metadata engine is sql::testing::test_engine() ($DERMAGA_TEST_META): SQLite in the
+// test's data directory, or a fresh schema of a private PostgreSQL 15 started once for the
+// process. ctest runs the suite once with each.
 
 class ApiTest : public ::testing::Test {
 protected:

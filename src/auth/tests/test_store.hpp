@@ -1,5 +1,6 @@
 #pragma once
-// A fresh SQLite-backed AuthStore in a temporary directory, and a clock tests can move.
+// A fresh AuthStore on the engine the run asks for (DERMAGA_TEST_META: SQLite in a temporary
+// directory, or a fresh PostgreSQL schema), and a clock tests can move.
 
 #include <atomic>
 #include <filesystem>
@@ -8,7 +9,7 @@
 #include "core/clock.hpp"
 #include "core/random.hpp"
 #include "meta/sql_meta_store.hpp"
-#include "sql/sqlite/sqlite.hpp"
+#include "sql/testing/test_database.hpp"
 
 namespace dermaga::auth::fixture {
 
@@ -23,7 +24,7 @@ struct TestStore {
     std::unique_ptr<meta::AuthStore> auth;
     TestStore() {
         std::filesystem::create_directories(dir);
-        meta = std::make_unique<meta::SqlMetaStore>(std::make_shared<sql::sqlite::Database>((dir / "meta.db").string(), 2));
+        meta = std::make_unique<meta::SqlMetaStore>(sql::testing::fresh_test_database(dir));
         auth = meta->auth_store();
     }
     ~TestStore() {

@@ -9,7 +9,7 @@
 #include <variant>
 
 #include "meta/sql_meta_store.hpp"
-#include "sql/sqlite/sqlite.hpp"
+#include "sql/testing/test_database.hpp"
 #include "storage/fs/fs_blob_store.hpp"
 
 using namespace dermaga;
@@ -28,14 +28,14 @@ protected:
     void SetUp() override {
         dir_ = std::filesystem::temp_directory_path() / ("dermaga-reg-" + std::to_string(::getpid()) + "-" +
                                                          std::to_string(counter_++));
+        db_.emplace(dir_);
         open();
     }
     void open() {
         reg_.reset();
         meta_.reset();
         blobs_ = std::make_unique<storage::FsBlobStore>(dir_ / "blobs");
-        meta_ = std::make_unique<meta::SqlMetaStore>(
-            std::make_shared<sql::sqlite::Database>((dir_ / "meta.db").string(), 2));
+        meta_ = std::make_unique<meta::SqlMetaStore>(db_->open());
         reg_ = std::make_unique<Registry>(*blobs_, *meta_, clock_, Options{});
     }
     void TearDown() override {
@@ -58,6 +58,7 @@ protected:
 
     static inline int counter_ = 0;
     std::filesystem::path dir_;
+    std::optional<sql::testing::TestDatabase> db_;
     FakeClock clock_;
     std::unique_ptr<storage::FsBlobStore> blobs_;
     std::unique_ptr<meta::SqlMetaStore> meta_;

@@ -192,8 +192,10 @@ std::string PostgresServer::dsn(const std::string& db) const {
     return "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=" + db;
 }
 
-void PostgresServer::admin(const std::string& sql) const {
-    std::unique_ptr<PGconn, decltype(&PQfinish)> c(PQconnectdb(dsn().c_str()), &PQfinish);
+void PostgresServer::admin(const std::string& sql) const { admin_in("postgres", sql); }
+
+void PostgresServer::admin_in(const std::string& db, const std::string& sql) const {
+    std::unique_ptr<PGconn, decltype(&PQfinish)> c(PQconnectdb(dsn(db).c_str()), &PQfinish);
     if (PQstatus(c.get()) != CONNECTION_OK) {
         throw std::runtime_error("PostgreSQL test server: " + std::string(PQerrorMessage(c.get())));
     }
@@ -214,6 +216,25 @@ std::string PostgresServer::create_database() {
 void PostgresServer::drop_database(const std::string& dsn) {
     const auto at = dsn.rfind("dbname=");
     admin("DROP DATABASE IF EXISTS " + dsn.substr(at + 7) + " WITH (FORCE)");
+}
+
+namespace {
+constexpr const char* shared_db = "schemas";
+}
+
+std::string PostgresServer::create_schema() {
+    std::call_once(shared_db_, [&] {
+        admin(std::string("CREATE DATABASE ") + shared_db +
+              " TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'");
+    });
+    const std::string name = "s" + std::to_string(++next_db_);
+    admin_in(shared_db, "CREATE SCHEMA " + name);
+    return dsn(shared_db) + " options=-csearch_path=" + name;
+}
+
+void PostgresServer::drop_schema(const std::string& dsn) {
+    const auto at = dsn.rfind("search_path=");
+    admin_in(shared_db, "DROP SCHEMA IF EXISTS " + dsn.substr(at + 12) + " CASCADE");
 }
 
 }  // namespace dermaga::sql::testing

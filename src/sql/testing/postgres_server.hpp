@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,13 @@ public:
     std::string create_database();
     /// Drops a database made by create_database (closing its sessions). Throws on failure.
     void drop_database(const std::string& dsn);
+    /// Creates a new empty schema in one shared database (made at first use like
+    /// create_database's) and returns a connection string whose search_path is that schema:
+    /// as fresh as a new database for unqualified SQL, at a fraction of the cost (CREATE
+    /// DATABASE copies a template: a few hundred ms). For suites that need hundreds.
+    std::string create_schema();
+    /// Drops a schema made by create_schema with everything in it. Throws on failure.
+    void drop_schema(const std::string& dsn);
     /// Runs `sql` as the superuser in database "postgres". Throws on failure.
     void admin(const std::string& sql) const;
 
@@ -42,6 +50,7 @@ public:
 
 private:
     void run(const std::vector<std::string>& argv, const std::string& what) const;
+    void admin_in(const std::string& db, const std::string& sql) const;
 
     std::string dir_;
     std::string bin_;
@@ -50,6 +59,7 @@ private:
     int watchdog_pid_ = -1;
     bool as_postgres_ = false;
     std::atomic<int> next_db_{0};
+    std::once_flag shared_db_;
 };
 
 }  // namespace dermaga::sql::testing

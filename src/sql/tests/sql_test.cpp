@@ -170,15 +170,17 @@ TEST_P(SqlContract, AFailedWriteLeavesNothingBehind) {
 }
 
 TEST_P(SqlContract, ConcurrentWritersAllCommitAndFailuresStayAlone) {
+    ASSERT_TRUE(insert("taken", 0));
     std::vector<std::thread> threads;
     std::atomic<int> failures{0};
     for (int t = 0; t < 6; ++t) {
         threads.emplace_back([&, t] {
             for (int i = 0; i < 30; ++i) {
-                if (!insert("k" + std::to_string(t) + "-" + std::to_string(i), i)) {
+                if (auto r = insert("k" + std::to_string(t) + "-" + std::to_string(i), i); !r) {
+                    ADD_FAILURE() << r.error().detail;
                     ++failures;
                 }
-                if (i % 10 == 0 && insert("k0-0", 0)) {  // a duplicate: must fail alone
+                if (i % 10 == 0 && insert("taken", 0)) {  // a duplicate: must fail alone
                     ++failures;
                 }
             }
@@ -188,7 +190,7 @@ TEST_P(SqlContract, ConcurrentWritersAllCommitAndFailuresStayAlone) {
         th.join();
     }
     EXPECT_EQ(failures, 0);
-    EXPECT_EQ(count(), 180);
+    EXPECT_EQ(count(), 181);
 }
 
 TEST_P(SqlContract, ASnapshotSeesOneState) {
