@@ -85,6 +85,8 @@ public:
     /// The server stopped answering within the deadline. Not worth another try: a dead
     /// database must answer fast.
     bool timed_out() const { return timed_out_; }
+    /// Whether a transaction is still open (a job that threw): such a connection is discarded.
+    bool in_transaction() const { return PQtransactionStatus(conn_) != PQTRANS_IDLE; }
     /// A statement met a serialization failure or deadlock since the transaction began.
     bool wants_retry() const { return retry_; }
 

@@ -104,8 +104,11 @@ void Database::release(std::unique_ptr<PgConnection> c) {
     std::vector<std::unique_ptr<PgConnection>> stale;  // closed outside the lock
     {
         std::lock_guard lock(mu_);
-        if (!c->broken()) {
+        if (!c->broken() && !c->in_transaction()) {
             idle_.push_back(std::move(c));
+        } else if (!c->broken()) {
+            --open_;  // left inside a transaction (its job threw): never lend it out again
+            stale.push_back(std::move(c));
         } else {
             // A lost connection usually means the server restarted: the idle ones are lost
             // too, and would each cost a request a failed first try.
