@@ -1,11 +1,10 @@
 #include "app/operator.hpp"
 
-#include <filesystem>
 #include <stdexcept>
 
 #include "app/bootstrap.hpp"
-#include "core/clock.hpp"
 #include "app/meta_database.hpp"
+#include "core/clock.hpp"
 #include "meta/sql_meta_store.hpp"
 
 namespace dermaga::app {

@@ -17,7 +17,7 @@ void add_migrate_command(CLI::App& cli, Common& o, int& rc) {
     auto args = std::make_shared<MigrateArgs>();
     auto* cmd = cli.add_subcommand("migrate-meta",
                                    "copy an SQLite metadata database into an empty PostgreSQL database");
-    add_common(cmd, o);
+    add_store_options(cmd, o);  // -c: meta.postgres.* timeouts and pool size apply to the target
     cmd->add_option("--from", args->from, "SQLite file to copy (stop `dermaga serve` first)")->required();
     cmd->add_option("--to", args->to, "PostgreSQL connection string or URI of an empty database")->required();
     cmd->callback([&o, &rc, args] {
