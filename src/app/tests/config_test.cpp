@@ -57,15 +57,19 @@ TEST(Config, TlsKeysComeFromYamlAndEnvironment) {
     EXPECT_FALSE(Config{}.tls_enabled());
 }
 
+/// What validate() says of `base` changed by `edit`: "valid", or the reason.
+template <class Edit>
+std::string reason_for(Config base, Edit edit) {
+    edit(base);
+    auto r = validate(base);
+    return r ? std::string("valid") : r.error().detail;
+}
+
 TEST(Config, TlsCombinationsThatMakeNoSenseAreRejectedNamingTheKey) {
-    auto reason = [](auto edit) {
-        Config c;
-        c.http_tls_cert = "/c.crt";
-        c.http_tls_key = "/c.key";
-        edit(c);
-        auto r = validate(c);
-        return r ? std::string("valid") : r.error().detail;
-    };
+    Config tls;
+    tls.http_tls_cert = "/c.crt";
+    tls.http_tls_key = "/c.key";
+    auto reason = [&](auto edit) { return reason_for(tls, edit); };
     EXPECT_EQ(reason([](Config&) {}), "valid");
     EXPECT_EQ(reason([](Config& c) { c.http_tls_key.clear(); }).rfind("http.tls.key:", 0), 0u);
     EXPECT_EQ(reason([](Config& c) { c.http_tls_cert.clear(); }).rfind("http.tls.cert:", 0), 0u);
@@ -110,14 +114,10 @@ TEST(Config, MetricsKeysAndTheirChecks) {
 }
 
 TEST(Config, PostgresNeedsAConnectionStringThatParses) {
-    auto reason = [](auto edit) {
-        Config c;
-        c.meta_driver = "postgres";
-        c.meta_postgres_dsn = "host=db.example dbname=dermaga user=dermaga";
-        edit(c);
-        auto r = validate(c);
-        return r ? std::string("valid") : r.error().detail;
-    };
+    Config pg;
+    pg.meta_driver = "postgres";
+    pg.meta_postgres_dsn = "host=db.example dbname=dermaga user=dermaga";
+    auto reason = [&](auto edit) { return reason_for(pg, edit); };
     EXPECT_EQ(reason([](Config&) {}), "valid");
     EXPECT_EQ(reason([](Config& c) { c.meta_postgres_dsn = "postgresql://u@db/x?connect_timeout=3"; }), "valid");
     EXPECT_EQ(reason([](Config& c) { c.meta_postgres_dsn.clear(); }).rfind("meta.postgres.dsn: required", 0), 0u);
