@@ -2,7 +2,6 @@
 // metrics, that the page passes Prometheus's own checker, that store counts come from the
 // background recount, readiness reasons, and who may read /metrics.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdio>
@@ -10,7 +9,10 @@
 #include <regex>
 #include <thread>
 
+#include "app/meta_database.hpp"
 #include "auth_fixture.hpp"
+#include "meta/migrations.hpp"
+#include "sql/dialect.hpp"
 
 namespace dermaga::test {
 namespace {
@@ -192,16 +194,18 @@ TEST_F(MetricsTest, ReadyzNamesWhatIsNotReady) {
     EXPECT_EQ(series(scrape(), "dermaga_ready"), 0);
     std::filesystem::rename(dir_ / "uploads.away", dir_ / "uploads");
     EXPECT_EQ(http().get("/readyz").status, 200u);
-    // database: its schema is not the one this binary was built for (migrations not done)
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((dir_ / "meta.db").c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
+    // database: its schema is not the one this binary was built for (migrations not done);
+    // set from outside the server, as another process or node would, on either engine
+    auto db = app::open_meta_database(config_, 1);
+    auto set_version = [&](int v) {
+        return db->write<void>([&](sql::Connection& c) { return c.dialect().set_schema_version(c, v); });
+    };
+    ASSERT_TRUE(set_version(99));
     auto schema = http().get("/readyz");
     EXPECT_EQ(schema.status, 503u);
     EXPECT_NE(schema.body.find("database: database schema is at version 99"), std::string::npos)
         << schema.body;
-    ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 4", nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(db);
+    ASSERT_TRUE(set_version(static_cast<int>(meta::migrations().size())));
     EXPECT_EQ(http().get("/readyz").status, 200u);
 }
 
