@@ -5,7 +5,6 @@
 #include "auth/authenticator.hpp"
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <mutex>
 
@@ -105,11 +104,8 @@ TEST_F(AuthenticatorTest, DirectoryAccountsCannotRefresh) {
 
 TEST_F(AuthenticatorTest, StoreFailuresReachCallersAsUnavailable) {
     const auto alice = user("alice");
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((store.dir / "meta.db").c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE users RENAME TO users_gone", nullptr, nullptr, nullptr),
-              SQLITE_OK);
-    sqlite3_close(db);
+    ASSERT_TRUE(store.db->write<void>(
+        [](sql::Connection& c) { return c.exec("ALTER TABLE users RENAME TO users_gone"); }));
     auto login = authn.login("alice", "password-alice", "192.0.2.1");
     ASSERT_FALSE(login);
     EXPECT_EQ(login.error().code, errc::unavailable);

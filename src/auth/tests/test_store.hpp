@@ -20,16 +20,19 @@ struct FakeClock final : Clock {
 
 struct TestStore {
     std::filesystem::path dir = std::filesystem::temp_directory_path() / ("dermaga-auth-" + random_hex(6));
+    std::shared_ptr<sql::Database> db;  ///< under the stores, for tests that damage it
     std::unique_ptr<meta::SqlMetaStore> meta;
     std::unique_ptr<meta::AuthStore> auth;
     TestStore() {
         std::filesystem::create_directories(dir);
-        meta = std::make_unique<meta::SqlMetaStore>(sql::testing::fresh_test_database(dir));
+        db = sql::testing::fresh_test_database(dir);
+        meta = std::make_unique<meta::SqlMetaStore>(db);
         auth = meta->auth_store();
     }
     ~TestStore() {
         auth.reset();
         meta.reset();
+        db.reset();
         std::filesystem::remove_all(dir);
     }
 };
