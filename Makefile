@@ -9,8 +9,9 @@ DATA       ?= ./data
 BUILD_DEPS := build-essential cmake ninja-build pkg-config libboost1.81-dev libssl-dev \
               libsqlite3-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev \
               libyaml-cpp-dev libexpected-dev libgtest-dev libgmock-dev libbenchmark-dev \
-              libsodium-dev libcrypt-dev libldap-dev libpq-dev
+              libsodium-dev libcrypt-dev libldap-dev libpq-dev libcurl4-openssl-dev
 TEST_DEPS  := curl jq openssl python3 iproute2 sqlite3 skopeo podman buildah containerd umoci busybox-static \
+              ceph-mon ceph-osd radosgw ceph-common uuid-runtime \
               docker-registry slapd ldap-utils prometheus postgresql
 # docker.io brings dockerd (test_dockerd.sh) and a docker CLI; a machine that already has a
 # Docker engine (docker-ce conflicts with docker.io) keeps its own.
