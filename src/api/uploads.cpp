@@ -94,7 +94,12 @@ awaitable<Result<std::uint64_t>> stream_into_upload(Context& ctx, http::Request&
         pending = *next;
         std::swap(a, b);
     }
-    ctx.registry.end_append(std::move(append));  // cheap: returns the running hash
+    // Records where the upload stands (storage state, running hash) for the next request,
+    // which may reach another node: I/O for stores that keep a state (S3).
+    auto ended = co_await ctx.call([&] { return ctx.registry.end_append(std::move(append)); });
+    if (outcome && !ended) {
+        outcome = tl::unexpected(ended.error());
+    }
     if (!outcome) {
         co_return tl::unexpected(outcome.error());
     }

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -56,6 +57,11 @@ public:
     DigestAlgorithm algorithm() const noexcept { return algorithm_; }
     /// A copy of the running state (the original keeps going).
     Hasher clone() const;
+    /// The running state as text that restore() takes back, to continue the hash in another
+    /// process (an upload finished on another node). SHA-256 only: nullopt for others.
+    std::optional<std::string> save() const;
+    /// A SHA-256 hasher in the state `saved` describes; nullopt if it is not one save() wrote.
+    static std::optional<Hasher> restore(std::string_view saved);
     /// Finishes the hash; the Hasher must not be updated afterwards.
     Digest finish();
 

@@ -28,6 +28,8 @@ struct UploadRow {
     std::int64_t created_at = 0;
     std::int64_t updated_at = 0;
     std::string owner;  ///< the principal that opened it ("" when access control is off)
+    std::string storage_state;  ///< the blob store's opaque UploadState ("" until it has one)
+    std::string hash_state;     ///< the running hash of the bytes so far ("" when not kept)
 };
 
 /// A child a manifest references (blob or manifest), checked against the repository.
@@ -113,6 +115,10 @@ public:
     virtual Result<void> create_upload(const UploadRow& row) = 0;
     virtual Result<std::optional<UploadRow>> get_upload(std::string_view id) = 0;
     virtual Result<void> touch_upload(std::string_view id, std::int64_t now) = 0;
+    /// Records where upload `id` stands after a request appended to it (its storage state and
+    /// running hash) and touches it. Updating a missing upload succeeds and changes nothing.
+    virtual Result<void> set_upload_state(std::string_view id, std::string_view storage_state,
+                                          std::string_view hash_state, std::int64_t now) = 0;
     virtual Result<void> delete_upload(std::string_view id) = 0;
     /// Ids of uploads idle since before `updated_before`, at most `limit`.
     virtual Result<std::vector<std::string>> expired_uploads(std::int64_t updated_before, std::size_t limit) = 0;

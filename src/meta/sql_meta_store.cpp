@@ -167,11 +167,21 @@ Result<void> SqlMetaStore::create_upload(const UploadRow& row) {
 
 Result<std::optional<UploadRow>> SqlMetaStore::get_upload(std::string_view id) {
     return read<std::optional<UploadRow>>(*db_, [&](Connection& c) -> Result<std::optional<UploadRow>> {
-        PREPARE(s, c, "SELECT repo, created_at, updated_at, owner FROM uploads WHERE id = ?1");
+        PREPARE(s, c,
+                "SELECT repo, created_at, updated_at, owner, storage_state, hash_state FROM uploads WHERE id = ?1");
         s.bind(1, id);
         return one_row<UploadRow>(s, "get upload", [&](Statement& r) {
-            return UploadRow{std::string(id), r.text(0), r.int64(1), r.int64(2), r.text(3)};
+            return UploadRow{std::string(id), r.text(0), r.int64(1), r.int64(2), r.text(3), r.text(4), r.text(5)};
         });
+    });
+}
+
+Result<void> SqlMetaStore::set_upload_state(std::string_view id, std::string_view storage_state,
+                                            std::string_view hash_state, std::int64_t now) {
+    return write<void>(*db_, [&](Connection& c) -> Result<void> {
+        PREPARE(s, c, "UPDATE uploads SET storage_state = ?2, hash_state = ?3, updated_at = ?4 WHERE id = ?1");
+        s.bind(1, id).bind(2, storage_state).bind(3, hash_state).bind(4, now);
+        return exec_stmt(s, "set upload state");
     });
 }
 

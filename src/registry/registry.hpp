@@ -48,6 +48,8 @@ struct Append {
     std::unique_ptr<storage::UploadWriter> writer;
     Hasher hasher;
     std::shared_ptr<void> claim;  ///< keeps the upload busy (one writer at a time)
+    storage::UploadState state;   ///< the storage state the session had when this began
+    bool failed = false;          ///< a write failed: what it wrote is not kept
     /// Appends bytes to the upload and its running hash. Errors: errc::unavailable.
     Result<void> write(std::span<const char> bytes);
 };
@@ -96,8 +98,12 @@ public:
     /// Starts appending. `start`, when given (Content-Range), must equal the current size.
     /// Errors: blob_upload_unknown, range_invalid (out of order), blob_upload_invalid (busy).
     Result<Append> begin_append(const RepoName& repo, std::string_view id, std::optional<std::uint64_t> start);
-    /// Returns an Append (successful or not); keeps its running hash for the next piece.
-    void end_append(Append append);
+    /// Returns an Append (successful or not). Unless a write failed, makes what was written
+    /// durable in storage and records the upload's new storage state and running hash with
+    /// its session, so the next request may go to any node; then the bytes count. Blocks
+    /// (storage and database I/O when the state changed). Errors: errc::unavailable (the
+    /// upload then stands where it stood before this Append).
+    Result<void> end_append(Append append);
     /// Verifies the digest and commits the blob. Mismatch discards the upload (digest_invalid).
     /// Errors: blob_upload_unknown, digest_invalid, blob_upload_invalid, unavailable.
     Result<std::uint64_t> complete_upload(const RepoName& repo, std::string_view id, const Digest& digest);
@@ -145,22 +151,25 @@ public:
 
 private:
     Result<meta::UploadRow> find_upload(const RepoName& repo, std::string_view id);
-    Result<Hasher> running_hash(std::string_view id, std::uint64_t size, DigestAlgorithm alg);
+    /// The running hash of `row`'s `size` bytes: from memory, from the session's saved hash,
+    /// or by reading the upload back from storage.
+    Result<Hasher> running_hash(const meta::UploadRow& row, std::uint64_t size, DigestAlgorithm alg);
     void forget_upload(std::string_view id);
-    /// Forgets upload `id` with its session and bytes (a digest mismatch).
-    void discard_upload(std::string_view id);
-    /// An upload claimed for completion: the claim and the bytes it has so far.
+    /// Forgets upload `row` with its session and bytes (a digest mismatch).
+    void discard_upload(const meta::UploadRow& row);
+    /// An upload claimed for completion: the claim, the bytes it has so far, its session.
     struct Completing {
         std::shared_ptr<void> claim;
         std::uint64_t size;
+        meta::UploadRow row;
     };
     Result<Completing> begin_completion(const RepoName& repo, std::string_view id);
-    /// Finishes `hasher`; on a mismatch discards upload `id` (errc::digest_invalid).
-    Result<void> check_digest(std::string_view id, Hasher& hasher, const Digest& expected);
+    /// Finishes `hasher`; on a mismatch discards upload `row` (errc::digest_invalid).
+    Result<void> check_digest(const meta::UploadRow& row, Hasher& hasher, const Digest& expected);
     /// Marks upload `id` busy until the returned guard goes (errc::blob_upload_invalid if it is).
     Result<std::shared_ptr<void>> claim_upload(std::string_view id);
     /// Records verified blob bytes held in memory in the metadata store, ending upload `id`.
-    Result<std::uint64_t> link_inline(const RepoName& repo, std::string_view id, const Digest& digest,
+    Result<std::uint64_t> link_inline(const RepoName& repo, const meta::UploadRow& row, const Digest& digest,
                                       std::string_view bytes);
 
     storage::BlobStore& blobs_;

@@ -15,6 +15,7 @@ constexpr std::int64_t touch_interval_seconds = 60;
 Result<void> Append::write(std::span<const char> bytes) {
     auto r = writer->write(bytes);
     if (!r) {
+        failed = true;
         return fail(unavailable(r.error()));
     }
     hasher.update(bytes);
@@ -28,7 +29,7 @@ Result<std::string> Registry::start_upload(const RepoName& repo, std::string own
         return fail(unavailable(r.error()));
     }
     if (auto r = meta_.create_upload({id, repo.str(), now, now, std::move(owner)}); !r) {
-        (void)blobs_.delete_upload(id);
+        (void)blobs_.delete_upload(id, {});
         return fail(unavailable(r.error()));
     }
     return id;
@@ -87,7 +88,7 @@ Result<meta::UploadRow> Registry::find_upload(const RepoName& repo, std::string_
     if ((*row)->updated_at + options_.upload_expiry_seconds < clock_.now_unix()) {
         forget_upload(id);
         (void)meta_.delete_upload(id);
-        (void)blobs_.delete_upload(id);
+        (void)blobs_.delete_upload(id, (*row)->storage_state);
         return fail(errc::blob_upload_unknown, "upload expired");
     }
     return std::move(**row);
@@ -103,8 +104,7 @@ Result<void> Registry::check_upload_owner(const RepoName& repo, std::string_view
 
 Result<std::uint64_t> Registry::upload_size(const RepoName& repo, std::string_view id) {
     DERMAGA_TRY(row, find_upload(repo, id));
-    (void)row;
-    auto size = blobs_.upload_size(id);
+    auto size = blobs_.upload_size(id, row.storage_state);
     if (!size) {
         if (size.error().code == storage::errc::upload_unknown) {
             return fail(errc::blob_upload_unknown, std::string(id));
@@ -114,22 +114,28 @@ Result<std::uint64_t> Registry::upload_size(const RepoName& repo, std::string_vi
     return *size;
 }
 
-Result<Hasher> Registry::running_hash(std::string_view id, std::uint64_t size, DigestAlgorithm alg) {
+Result<Hasher> Registry::running_hash(const meta::UploadRow& row, std::uint64_t size, DigestAlgorithm alg) {
     if (alg == DigestAlgorithm::sha256) {
-        std::lock_guard lock(mu_);
-        auto it = hashes_.find(std::string(id));
-        if (it != hashes_.end() && it->second.size() == size) {
-            Hasher h = std::move(it->second);
-            hashes_.erase(it);
-            return h;
+        {
+            std::lock_guard lock(mu_);
+            auto it = hashes_.find(row.id);
+            if (it != hashes_.end() && it->second.size() == size) {
+                Hasher h = std::move(it->second);
+                hashes_.erase(it);
+                return h;
+            }
+        }
+        // Saved with the session by the node that last appended (any node).
+        if (auto h = Hasher::restore(row.hash_state); h && h->size() == size) {
+            return std::move(*h);
         }
     }
     Hasher h(alg);
     if (size == 0) {
         return h;  // a new upload: nothing to re-hash
     }
-    // After a restart (or for another algorithm) re-hash what is on disk.
-    auto src = blobs_.read_upload(id);
+    // After a restart (or for another algorithm) re-hash what is stored.
+    auto src = blobs_.read_upload(row.id, row.storage_state);
     if (!src) {
         return fail(unavailable(src.error()));
     }
@@ -137,12 +143,12 @@ Result<Hasher> Registry::running_hash(std::string_view id, std::uint64_t size, D
     std::span<char> buf(storage.get(), rehash_buffer);
     std::uint64_t off = 0;
     while (off < size) {
-        ssize_t n = ::pread(src->fd.get(), buf.data(), buf.size(), static_cast<off_t>(off));
-        if (n <= 0) {
-            return fail(unavailable(Error{make_error_code(errc::unavailable), "short read re-hashing upload"}));
+        auto n = storage::read_at(*src, off, buf.subspan(0, std::min<std::uint64_t>(buf.size(), size - off)));
+        if (!n || *n == 0) {
+            return fail(unavailable(n ? Error{make_error_code(errc::unavailable), "short read re-hashing upload"} : n.error()));
         }
-        h.update(std::span<const char>(buf.data(), static_cast<std::size_t>(n)));
-        off += static_cast<std::uint64_t>(n);
+        h.update(std::span<const char>(buf.data(), *n));
+        off += *n;
     }
     return h;
 }
@@ -150,7 +156,7 @@ Result<Hasher> Registry::running_hash(std::string_view id, std::uint64_t size, D
 Result<Append> Registry::begin_append(const RepoName& repo, std::string_view id, std::optional<std::uint64_t> start) {
     DERMAGA_TRY(row, find_upload(repo, id));
     DERMAGA_TRY(claim, claim_upload(id));
-    auto writer = blobs_.append_upload(id);
+    auto writer = blobs_.append_upload(id, row.storage_state);
     if (!writer) {
         if (writer.error().code == storage::errc::upload_unknown) {
             return fail(errc::blob_upload_unknown, std::string(id));
@@ -169,17 +175,36 @@ Result<Append> Registry::begin_append(const RepoName& repo, std::string_view id,
             return fail(unavailable(t.error()));
         }
     }
-    DERMAGA_TRY(h, running_hash(id, size, DigestAlgorithm::sha256));
-    return Append{std::string(id), std::move(*writer), std::move(h), std::move(claim)};
+    DERMAGA_TRY(h, running_hash(row, size, DigestAlgorithm::sha256));
+    return Append{std::string(id), std::move(*writer), std::move(h), std::move(claim), std::move(row.storage_state)};
 }
 
-void Registry::end_append(Append append) {
-    // The claim in `append` goes when it does, after the hash is back in the cache.
+Result<void> Registry::end_append(Append append) {
+    // The claim in `append` goes when it does, after the state is recorded.
+    if (append.failed) {
+        forget_upload(append.id);  // storage and hash may disagree: start again from storage
+        return {};
+    }
+    auto state = append.writer->finish();
+    if (!state) {
+        forget_upload(append.id);
+        return fail(unavailable(state.error()));
+    }
+    // Stores that need a state (S3) get it recorded with the running hash; the fs store's
+    // state is always empty and costs no database write per request.
+    if (*state != append.state) {
+        auto saved = append.hasher.save();
+        if (auto r = meta_.set_upload_state(append.id, *state, saved.value_or(""), clock_.now_unix()); !r) {
+            forget_upload(append.id);
+            return fail(unavailable(r.error()));
+        }
+    }
     std::lock_guard lock(mu_);
     if (hashes_.size() >= max_cached_hashes) {
-        hashes_.erase(hashes_.begin());  // it will be re-hashed from disk if needed
+        hashes_.erase(hashes_.begin());  // it will be restored or re-hashed if needed
     }
     hashes_.insert_or_assign(append.id, std::move(append.hasher));
+    return {};
 }
 
 void Registry::forget_upload(std::string_view id) {
@@ -200,28 +225,33 @@ Result<std::shared_ptr<void>> Registry::claim_upload(std::string_view id) {
     });
 }
 
-Result<std::uint64_t> Registry::link_inline(const RepoName& repo, std::string_view id, const Digest& digest,
+Result<std::uint64_t> Registry::link_inline(const RepoName& repo, const meta::UploadRow& row, const Digest& digest,
                                             std::string_view bytes) {
-    forget_upload(id);
-    if (auto r = meta_.link_blob(repo.str(), digest.str(), bytes.size(), id, clock_.now_unix(), bytes); !r) {
+    forget_upload(row.id);
+    if (auto r = meta_.link_blob(repo.str(), digest.str(), bytes.size(), row.id, clock_.now_unix(), bytes); !r) {
         return fail(unavailable(r.error()));
     }
-    (void)blobs_.delete_upload(id);  // when the bytes came through a file
+    (void)blobs_.delete_upload(row.id, row.storage_state);  // when the bytes came through storage
     return bytes.size();
 }
 
 namespace {
-Result<std::string> read_all(storage::BlobStore& blobs, std::string_view id, std::uint64_t size) {
+Result<std::string> read_all(storage::BlobStore& blobs, const meta::UploadRow& row, std::uint64_t size) {
     if (size == 0) {
         return std::string();
     }
-    auto src = blobs.read_upload(id);
+    auto src = blobs.read_upload(row.id, row.storage_state);
     if (!src) {
         return tl::unexpected(src.error());
     }
     std::string bytes(size, '\0');
-    if (::pread(src->fd.get(), bytes.data(), bytes.size(), 0) != static_cast<ssize_t>(bytes.size())) {
-        return fail(unavailable(Error{make_error_code(errc::unavailable), "short read of upload " + std::string(id)}));
+    std::uint64_t off = 0;
+    while (off < size) {
+        auto n = storage::read_at(*src, off, std::span<char>(bytes.data() + off, size - off));
+        if (!n || *n == 0) {
+            return fail(unavailable(Error{make_error_code(errc::unavailable), "short read of upload " + row.id}));
+        }
+        off += *n;
     }
     return bytes;
 }
@@ -229,20 +259,19 @@ Result<std::string> read_all(storage::BlobStore& blobs, std::string_view id, std
 
 Result<Registry::Completing> Registry::begin_completion(const RepoName& repo, std::string_view id) {
     DERMAGA_TRY(row, find_upload(repo, id));
-    (void)row;
     // Held until the completion returns, so no PATCH can append between hashing and commit.
     DERMAGA_TRY(claim, claim_upload(id));
-    auto size = blobs_.upload_size(id);
+    auto size = blobs_.upload_size(id, row.storage_state);
     if (!size) {
         return fail(errc::blob_upload_unknown, std::string(id));
     }
-    return Completing{std::move(claim), *size};
+    return Completing{std::move(claim), *size, std::move(row)};
 }
 
-Result<void> Registry::check_digest(std::string_view id, Hasher& hasher, const Digest& expected) {
+Result<void> Registry::check_digest(const meta::UploadRow& row, Hasher& hasher, const Digest& expected) {
     Digest actual = hasher.finish();
     if (actual != expected) {
-        discard_upload(id);
+        discard_upload(row);
         return fail(errc::digest_invalid, "content digest is " + actual.str());
     }
     return {};
@@ -250,23 +279,23 @@ Result<void> Registry::check_digest(std::string_view id, Hasher& hasher, const D
 
 Result<std::uint64_t> Registry::complete_upload(const RepoName& repo, std::string_view id, const Digest& digest) {
     DERMAGA_TRY(up, begin_completion(repo, id));
-    DERMAGA_TRY(hasher, running_hash(id, up.size, digest.algorithm()));
-    DERMAGA_CHECK(check_digest(id, hasher, digest));
+    DERMAGA_TRY(hasher, running_hash(up.row, up.size, digest.algorithm()));
+    DERMAGA_CHECK(check_digest(up.row, hasher, digest));
     if (up.size <= options_.inline_blob_bytes) {
-        auto bytes = read_all(blobs_, id, up.size);
+        auto bytes = read_all(blobs_, up.row, up.size);
         if (!bytes) {
             return fail(unavailable(bytes.error()));
         }
-        return link_inline(repo, id, digest, *bytes);
+        return link_inline(repo, up.row, digest, *bytes);
     }
-    if (auto r = blobs_.commit_upload(id, digest); !r) {
+    if (auto r = blobs_.commit_upload(id, up.row.storage_state, digest); !r) {
         return fail(unavailable(r.error()));
     }
     forget_upload(id);
     if (auto r = meta_.link_blob(repo.str(), digest.str(), up.size, id, clock_.now_unix()); !r) {
         return fail(unavailable(r.error()));
     }
-    (void)blobs_.delete_upload(id);  // a crash before this leaves a file the sweeper removes
+    (void)blobs_.delete_upload(id, up.row.storage_state);  // a crash before this leaves a file the sweeper removes
     return up.size;
 }
 
@@ -277,34 +306,36 @@ Result<std::uint64_t> Registry::complete_upload_with(const RepoName& repo, std::
         if (up.size == 0 && body.size() <= options_.inline_blob_bytes) {
             Hasher h(digest.algorithm());
             h.update(body);
-            DERMAGA_CHECK(check_digest(id, h, digest));
-            return link_inline(repo, id, digest, body);
+            DERMAGA_CHECK(check_digest(up.row, h, digest));
+            return link_inline(repo, up.row, digest, body);
         }
     }
     // Not a small blob in one piece: append like a PATCH, then complete.
     DERMAGA_TRY(append, begin_append(repo, id, std::nullopt));
     auto wrote = append.write(body);
-    end_append(std::move(append));
+    auto ended = end_append(std::move(append));
     if (!wrote) {
         return tl::unexpected(wrote.error());
+    }
+    if (!ended) {
+        return tl::unexpected(ended.error());
     }
     return complete_upload(repo, id, digest);
 }
 
-void Registry::discard_upload(std::string_view id) {
-    forget_upload(id);
-    (void)meta_.delete_upload(id);
-    (void)blobs_.delete_upload(id);
+void Registry::discard_upload(const meta::UploadRow& row) {
+    forget_upload(row.id);
+    (void)meta_.delete_upload(row.id);
+    (void)blobs_.delete_upload(row.id, row.storage_state);
 }
 
 Result<void> Registry::cancel_upload(const RepoName& repo, std::string_view id) {
     DERMAGA_TRY(row, find_upload(repo, id));
-    (void)row;
     forget_upload(id);
     if (auto r = meta_.delete_upload(id); !r) {
         return fail(unavailable(r.error()));
     }
-    (void)blobs_.delete_upload(id);
+    (void)blobs_.delete_upload(id, row.storage_state);
     return {};
 }
 
@@ -322,7 +353,10 @@ Result<std::size_t> Registry::purge_expired_uploads(std::size_t limit) {
             }
             hashes_.erase(id);
         }
-        if (meta_.delete_upload(id) && blobs_.delete_upload(id)) {
+        // The session's storage state says what to abort (an S3 multipart upload).
+        auto row = meta_.get_upload(id);
+        const std::string state = row && *row ? (*row)->storage_state : std::string();
+        if (meta_.delete_upload(id) && blobs_.delete_upload(id, state)) {
             ++purged;
         }
     }
@@ -334,7 +368,7 @@ Result<std::size_t> Registry::purge_expired_uploads(std::size_t limit) {
     }
     for (const auto& id : *files) {
         auto row = meta_.get_upload(id);
-        if (row && !*row && blobs_.delete_upload(id)) {
+        if (row && !*row && blobs_.delete_upload(id, {})) {
             ++purged;
         }
     }

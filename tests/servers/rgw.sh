@@ -2,7 +2,7 @@
 # A throwaway single-node Ceph cluster with a RADOS Gateway (a real S3), for tests and benches.
 #
 #   bash tests/servers/rgw.sh start DIR    # starts mon + one memstore OSD + radosgw under DIR,
-#                                          # writes DIR/env (S3_ENDPOINT, S3_ACCESS_KEY, ...)
+#                                          # writes DIR/env (DERMAGA_TEST_S3_ENDPOINT, ..._ACCESS_KEY, ...)
 #   bash tests/servers/rgw.sh stop DIR     # stops them by PID and removes DIR
 #
 # Everything binds 127.0.0.1 on free ports. `start` stops whatever it started if a step fails,
@@ -134,11 +134,11 @@ start() {
         --access-key "$ACCESS_KEY" --secret "$SECRET_KEY" >"$DIR/log/user.out" 2>&1 \
         || die "radosgw-admin user create failed: $(tail -1 "$DIR/log/user.out")"
     cat >"$DIR/env" <<ENV
-S3_ENDPOINT=http://127.0.0.1:$rgw_port
-S3_REGION=default
-S3_ACCESS_KEY=$ACCESS_KEY
-S3_SECRET_KEY=$SECRET_KEY
-S3_BUCKET=$BUCKET
+DERMAGA_TEST_S3_ENDPOINT=http://127.0.0.1:$rgw_port
+DERMAGA_TEST_S3_REGION=default
+DERMAGA_TEST_S3_ACCESS_KEY=$ACCESS_KEY
+DERMAGA_TEST_S3_SECRET_KEY=$SECRET_KEY
+DERMAGA_TEST_S3_BUCKET=$BUCKET
 RGW_DIR=$DIR
 ENV
     trap - ERR INT TERM

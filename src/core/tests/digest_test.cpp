@@ -46,3 +46,31 @@ TEST(Hasher, IncrementalEqualsOneShotAndCloneForks) {
     EXPECT_EQ(h.finish(), digest_of("abc"));
     EXPECT_EQ(fork.finish(), digest_of("ab"));
 }
+
+TEST(Hasher, SavedStateContinuesTheSameHashElsewhere) {
+    const std::string data(200 * 1000 + 17, 'q');
+    for (std::size_t cut : {std::size_t{0}, std::size_t{1}, std::size_t{63}, std::size_t{64}, std::size_t{100001}}) {
+        dermaga::Hasher a;
+        a.update(std::string_view(data).substr(0, cut));
+        auto saved = a.save();
+        ASSERT_TRUE(saved);
+        auto b = dermaga::Hasher::restore(*saved);
+        ASSERT_TRUE(b) << cut;
+        EXPECT_EQ(b->size(), cut);
+        b->update(std::string_view(data).substr(cut));
+        EXPECT_EQ(b->finish(), dermaga::digest_of(data)) << "cut at " << cut;
+    }
+}
+
+TEST(Hasher, RestoreRefusesWhatSaveDidNotWrite) {
+    dermaga::Hasher a;
+    a.update("abc");
+    auto saved = *a.save();
+    EXPECT_FALSE(dermaga::Hasher::restore(""));
+    EXPECT_FALSE(dermaga::Hasher::restore("s256:zz"));
+    EXPECT_FALSE(dermaga::Hasher::restore(saved.substr(0, saved.size() - 2)));
+    std::string wrong_count = saved;
+    wrong_count[5] = '9';  // byte count no longer matches the context's bit count
+    EXPECT_FALSE(dermaga::Hasher::restore(wrong_count));
+    EXPECT_FALSE(dermaga::Hasher(dermaga::DigestAlgorithm::sha512).save()) << "sha256 only";
+}

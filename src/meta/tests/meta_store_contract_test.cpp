@@ -100,6 +100,19 @@ TEST_P(MetaStoreContract, SmallBlobBytesAreKeptWithTheRecordFirstCopyWins) {
     EXPECT_FALSE(store_->linked_blob_content("other", blob_a)->has_value()) << "not linked there";
 }
 
+TEST_P(MetaStoreContract, UploadStateIsKeptWithTheSession) {
+    ASSERT_TRUE(store_->create_upload({"s1", "r", 1, 1}));
+    EXPECT_EQ((*store_->get_upload("s1"))->storage_state, "") << "a new session has no state";
+    ASSERT_TRUE(store_->set_upload_state("s1", "v1\nsize 7\ntail 7\n", "hash-bytes", 5));
+    auto row = *store_->get_upload("s1");
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->storage_state, "v1\nsize 7\ntail 7\n");
+    EXPECT_EQ(row->hash_state, "hash-bytes");
+    EXPECT_EQ(row->updated_at, 5) << "recording progress keeps the session from expiring";
+    EXPECT_TRUE(store_->set_upload_state("missing", "x", "y", 5));
+    EXPECT_FALSE((*store_->get_upload("missing")).has_value());
+}
+
 TEST_P(MetaStoreContract, LinkingDeletesTheUploadInTheSameTransaction) {
     ASSERT_TRUE(store_->create_upload({"u1", "r", 1, 1}));
     ASSERT_TRUE((*store_->get_upload("u1")).has_value());

@@ -206,7 +206,7 @@ TEST_F(RegistryTest, PurgeRemovesOnlyExpiredUploads) {
     clock_.now += Options{}.upload_expiry_seconds + 1;
     auto fresh_id = *reg_->start_upload(r);
     EXPECT_EQ(*reg_->purge_expired_uploads(100), 1u);
-    EXPECT_EQ(*blobs_->upload_size(old_id), 0u) << "its bytes are gone";
+    EXPECT_EQ(*blobs_->upload_size(old_id, {}), 0u) << "its bytes are gone";
     EXPECT_TRUE(reg_->upload_size(r, fresh_id));
 }
 

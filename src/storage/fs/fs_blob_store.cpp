@@ -18,17 +18,7 @@ tl::unexpected<Error> io_fail(std::string_view what, const fs::path& p) {
     return fail(errc::io_error, std::string(what) + " " + p.string() + ": " + std::strerror(errno));
 }
 
-bool safe_id(std::string_view id) {
-    if (id.empty() || id.size() > 128) {
-        return false;
-    }
-    for (char c : id) {
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
-            return false;
-        }
-    }
-    return true;
-}
+bool safe_id(std::string_view id) { return valid_upload_id(id); }
 
 bool fsync_dir(const fs::path& dir) {
     int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -74,6 +64,8 @@ public:
         return {};
     }
     std::uint64_t size() const override { return size_; }
+    /// Every write went to the file already; the file is all the state there is.
+    Result<UploadState> finish() override { return UploadState(); }
 
 private:
     /// Called when the chunk ending at `end` is complete: starts its writeback, waits for the
@@ -202,7 +194,7 @@ Result<void> FsBlobStore::create_upload(std::string_view id) {
     return {};
 }
 
-Result<std::unique_ptr<UploadWriter>> FsBlobStore::append_upload(std::string_view id) {
+Result<std::unique_ptr<UploadWriter>> FsBlobStore::append_upload(std::string_view id, const UploadState&) {
     if (!safe_id(id)) {
         return fail(errc::upload_unknown, "bad upload id");
     }
@@ -211,7 +203,7 @@ Result<std::unique_ptr<UploadWriter>> FsBlobStore::append_upload(std::string_vie
     return std::unique_ptr<UploadWriter>(std::make_unique<FsUploadWriter>(std::move(f.fd), f.size, p));
 }
 
-Result<std::uint64_t> FsBlobStore::upload_size(std::string_view id) {
+Result<std::uint64_t> FsBlobStore::upload_size(std::string_view id, const UploadState&) {
     if (!safe_id(id)) {
         return fail(errc::upload_unknown, "bad upload id");
     }
@@ -226,14 +218,14 @@ Result<std::uint64_t> FsBlobStore::upload_size(std::string_view id) {
     return static_cast<std::uint64_t>(st.st_size);
 }
 
-Result<OpenBlob> FsBlobStore::read_upload(std::string_view id) {
+Result<OpenBlob> FsBlobStore::read_upload(std::string_view id, const UploadState&) {
     if (!safe_id(id)) {
         return fail(errc::upload_unknown, "bad upload id");
     }
     return open_sized(upload_path(id), O_RDONLY, errc::upload_unknown, id);
 }
 
-Result<void> FsBlobStore::commit_upload(std::string_view id, const Digest& digest) {
+Result<void> FsBlobStore::commit_upload(std::string_view id, const UploadState&, const Digest& digest) {
     if (!safe_id(id)) {
         return fail(errc::upload_unknown, "bad upload id");
     }
@@ -294,7 +286,7 @@ Result<std::vector<std::string>> FsBlobStore::stale_uploads(std::int64_t modifie
     return out;
 }
 
-Result<void> FsBlobStore::delete_upload(std::string_view id) {
+Result<void> FsBlobStore::delete_upload(std::string_view id, const UploadState&) {
     if (!safe_id(id)) {
         return {};
     }

@@ -28,11 +28,11 @@ public:
     Result<OpenBlob> open(const Digest& digest) override;
     Result<void> remove(const Digest& digest) override;
     Result<void> create_upload(std::string_view id) override;
-    Result<std::unique_ptr<UploadWriter>> append_upload(std::string_view id) override;
-    Result<std::uint64_t> upload_size(std::string_view id) override;
-    Result<OpenBlob> read_upload(std::string_view id) override;
-    Result<void> commit_upload(std::string_view id, const Digest& digest) override;
-    Result<void> delete_upload(std::string_view id) override;
+    Result<std::unique_ptr<UploadWriter>> append_upload(std::string_view id, const UploadState& state) override;
+    Result<std::uint64_t> upload_size(std::string_view id, const UploadState& state) override;
+    Result<OpenBlob> read_upload(std::string_view id, const UploadState& state) override;
+    Result<void> commit_upload(std::string_view id, const UploadState& state, const Digest& digest) override;
+    Result<void> delete_upload(std::string_view id, const UploadState& state) override;
     Result<std::vector<std::string>> stale_uploads(std::int64_t modified_before, std::size_t limit) override;
     /// blobs/ and uploads/ are directories we may write to (a read-only remount or a vanished
     /// mount fails this; root ignores permission bits, so they are not checked for it).

@@ -53,7 +53,7 @@ TEST(FsBlobStore, UploadsAreWrittenBehindAndLeaveThePageCache) {
         std::string all;
         ASSERT_TRUE(store.create_upload("u"));
         for (int patch = 0; patch < 13; ++patch) {  // 65 MiB as 5 MiB PATCHes, a writer each
-            auto w = store.append_upload("u");
+            auto w = store.append_upload("u", {});
             ASSERT_TRUE(w);
             for (int i = 0; i < 5; ++i) {
                 ASSERT_TRUE((*w)->write(std::span<const char>(piece.data(), piece.size())));
@@ -62,12 +62,12 @@ TEST(FsBlobStore, UploadsAreWrittenBehindAndLeaveThePageCache) {
         }
         const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
         const std::size_t pages = all.size() / page;
-        auto up = store.read_upload("u");
+        auto up = store.read_upload("u", {});
         ASSERT_TRUE(up);
         EXPECT_LE(resident_pages(up->fd.get(), all.size()), (24u << 20) / page)
             << "an upload in progress keeps at most the last three 8 MiB chunks cached";
         auto d = digest_of(all);
-        ASSERT_TRUE(store.commit_upload("u", d));
+        ASSERT_TRUE(store.commit_upload("u", {}, d));
         auto b = store.open(d);
         ASSERT_TRUE(b);
         EXPECT_LT(resident_pages(b->fd.get(), all.size()), pages / 8) << "and none once committed";
