@@ -2,7 +2,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <charconv>
 #include <memory>
@@ -63,6 +68,62 @@ std::optional<ByteRange> parse_range(std::string_view h, std::uint64_t size) {
     return ByteRange{first, last};
 }
 
+/// Bytes of a blob read from object storage per ranged GET while streaming it through.
+constexpr std::uint64_t stream_piece = 4u << 20;
+
+/// Streams bytes [first, first + length) of a blob that is not a local file. A producer on
+/// the I/O thread reads pieces on the blocking pool into a channel of one, so the next piece
+/// is fetched while this one is sent: at most three pieces in memory per download. The
+/// producer stops when the response ends (the channel is closed with the body).
+http::StreamBody stream_blob(boost::asio::any_io_executor io, boost::asio::thread_pool& pool,
+                             std::unique_ptr<storage::BlobReader> reader, std::uint64_t first, std::uint64_t length,
+                             std::string rid) {
+    using Channel = boost::asio::experimental::concurrent_channel<void(boost::system::error_code, Result<std::string>)>;
+    auto ch = std::make_shared<Channel>(io, 1);
+    std::shared_ptr<storage::BlobReader> src(std::move(reader));
+    auto produce = [](std::shared_ptr<Channel> ch, std::shared_ptr<storage::BlobReader> src,
+                      boost::asio::thread_pool& pool, std::uint64_t off, std::uint64_t end,
+                      std::string rid) -> awaitable<void> {
+        while (off < end && ch->is_open()) {
+            const auto n = std::min(stream_piece, end - off);
+            auto piece = co_await run_blocking(pool, [&]() -> Result<std::string> {
+                log::ScopedRequestId scope(rid);
+                std::string buf(n, '\0');
+                std::uint64_t got = 0;
+                while (got < n) {
+                    DERMAGA_TRY(k, src->read_at(off + got, std::span<char>(buf.data() + got, n - got)));
+                    if (k == 0) {
+                        return fail(storage::errc::io_error, "blob shorter than its size");
+                    }
+                    got += k;
+                }
+                return buf;
+            });
+            const bool ok = piece.has_value();
+            if (!ok) {
+                log::error("blob_stream_failed", {{"detail", piece.error().detail}});
+            }
+            auto [ec] = co_await ch->async_send(boost::system::error_code{}, std::move(piece),
+                                                boost::asio::as_tuple(boost::asio::use_awaitable));
+            if (ec || !ok) {
+                co_return;
+            }
+            off += n;
+        }
+    };
+    boost::asio::co_spawn(io, produce(ch, src, pool, first, first + length, std::move(rid)), boost::asio::detached);
+    // Closing the channel when the body goes releases a producer waiting to send.
+    std::shared_ptr<void> closer(nullptr, [ch](void*) { ch->close(); });
+    return http::StreamBody{length, [ch, closer]() -> awaitable<Result<std::string>> {
+                                auto [ec, piece] =
+                                    co_await ch->async_receive(boost::asio::as_tuple(boost::asio::use_awaitable));
+                                if (ec) {
+                                    co_return fail(storage::errc::io_error, "blob stream ended");
+                                }
+                                co_return std::move(piece);
+                            }};
+}
+
 /// A large blob may be cold (pushed blobs are not cached): its next windows are read into
 /// the page cache on the blocking pool while the I/O thread sends, instead of the I/O thread
 /// stalling on each page fault-in. Each job is one short readahead(2) on its own descriptor.
@@ -101,6 +162,15 @@ awaitable<http::Response> get_blob(Context& ctx, http::Request& req, const RepoN
     if (!blob) {
         co_return error_response(blob.error());
     }
+    if (auto* redirect = std::get_if<registry::BlobRedirect>(&*blob)) {
+        // Bytes straight from object storage, under a presigned URL of short validity; the
+        // caller was authorised for this repository before we got here.
+        http::Response moved;
+        moved.status = 307;
+        moved.set("Location", std::move(redirect->url));
+        moved.set("Docker-Content-Digest", digest.str());
+        co_return moved;
+    }
     auto* file = std::get_if<storage::OpenBlob>(&*blob);
     auto* data = std::get_if<std::string>(&*blob);
     const std::uint64_t size = file ? file->size : data->size();
@@ -121,6 +191,11 @@ awaitable<http::Response> get_blob(Context& ctx, http::Request& req, const RepoN
     }
     if (data) {  // a small blob kept in the metadata store
         r.body = length == size ? std::move(*data) : data->substr(first, length);
+        co_return r;
+    }
+    if (file->reader) {  // not a local file: streamed from object storage
+        auto io = co_await boost::asio::this_coro::executor;
+        r.body = stream_blob(io, ctx.blocking, std::move(file->reader), first, length, std::string(ctx.request_id));
         co_return r;
     }
     http::FileBody body{std::move(file->fd), first, length};

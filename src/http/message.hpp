@@ -94,11 +94,21 @@ struct FileBody {
 
 inline constexpr std::uint64_t read_ahead_window = 8u << 20;
 
+/// A body produced in pieces elsewhere (an object in object storage, fetched on the blocking
+/// pool): `next` is awaited on the I/O thread for each piece, in order, until `length` bytes
+/// are sent, each piece written under the write deadline. An error, or an empty or too long
+/// piece, ends the response early and closes the connection (as a file shorter than promised
+/// does). Never called after the response ends.
+struct StreamBody {
+    std::uint64_t length = 0;
+    std::function<asio::awaitable<Result<std::string>>()> next;
+};
+
 /// A response. `content_length` overrides the body size (used for HEAD answers).
 struct Response {
     unsigned status = 200;
     std::vector<std::pair<std::string, std::string>> headers;
-    std::variant<std::string, FileBody> body;
+    std::variant<std::string, FileBody, StreamBody> body;
     std::optional<std::uint64_t> content_length;
     /// Close the connection after this response.
     bool close = false;

@@ -416,7 +416,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         hdr.set("X-Request-Id", rid);
         auto* text = std::get_if<std::string>(&res.body);
         auto* file = std::get_if<FileBody>(&res.body);
-        std::uint64_t length = res.content_length ? *res.content_length : text ? text->size() : file->length;
+        auto* pieces = std::get_if<StreamBody>(&res.body);
+        std::uint64_t length = res.content_length ? *res.content_length
+                               : text                 ? text->size()
+                               : file                 ? file->length
+                                                      : pieces->length;
         if (res.status != 204 && res.status != 304 && !(res.status >= 100 && res.status < 200)) {
             hdr.set(bhttp::field::content_length, std::to_string(length));
         }
@@ -439,6 +443,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         if (ec) {
             co_return failed;
         }
+        if (pieces) {
+            co_return co_await send_pieces(conn, *pieces) ? pieces->length : failed;
+        }
         bool sent;
         if constexpr (is_tls<Stream>) {
             sent = co_await detail::send_file(conn.stream, *file, opt.write_timeout, ktls_sends);
@@ -446,6 +453,25 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             sent = co_await detail::send_file(conn.socket(), *file, opt.write_timeout);
         }
         co_return sent ? file->length : failed;
+    }
+
+    /// A StreamBody: each piece as it comes, under the write deadline.
+    template <class Stream>
+    asio::awaitable<bool> send_pieces(Conn<Stream>& conn, StreamBody& body) {
+        std::uint64_t left = body.length;
+        while (left > 0) {
+            auto piece = co_await body.next();
+            if (!piece || piece->empty() || piece->size() > left) {
+                co_return false;
+            }
+            conn.expires_after(opt.write_timeout);
+            auto [ec, n] = co_await asio::async_write(conn.stream, asio::buffer(*piece), tuple_awaitable);
+            if (ec) {
+                co_return false;
+            }
+            left -= piece->size();
+        }
+        co_return true;
     }
 };
 

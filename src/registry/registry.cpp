@@ -39,6 +39,9 @@ Result<BlobContent> Registry::open_blob(const RepoName& repo, const Digest& dige
     if (auto& data = (*linked)->data) {
         return BlobContent(std::move(*data));  // a small blob kept in the metadata store
     }
+    if (auto url = blobs_.redirect_url(digest)) {
+        return BlobContent(BlobRedirect{std::move(*url)});  // the client fetches from storage
+    }
     auto b = blobs_.open(digest);
     if (!b) {
         if (b.error().code == storage::errc::not_found) {

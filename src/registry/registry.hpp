@@ -38,8 +38,14 @@ struct Options {
     std::uint64_t inline_blob_bytes = 64 * 1024;
 };
 
-/// A blob's bytes: an open file, or the bytes themselves for a blob kept in the metadata store.
-using BlobContent = std::variant<storage::OpenBlob, std::string>;
+/// Where a client may fetch a blob's bytes itself for a short while (a presigned URL).
+struct BlobRedirect {
+    std::string url;
+};
+
+/// A blob's bytes: an open blob (file or reader), the bytes themselves for a blob kept in the
+/// metadata store, or a redirect when the blob store hands out URLs (S3 with redirects on).
+using BlobContent = std::variant<storage::OpenBlob, std::string, BlobRedirect>;
 
 /// An upload being appended to. Only one exists per upload at a time; give it back with
 /// Registry::end_append (also on failure) so the running hash is kept.
@@ -71,7 +77,8 @@ public:
     // Blobs ---------------------------------------------------------------------------
     /// Size of a blob linked to `repo`. Errors: blob_unknown.
     Result<std::uint64_t> blob_size(const RepoName& repo, const Digest& digest);
-    /// Opens a blob linked to `repo`. Errors: blob_unknown, unavailable.
+    /// Opens a blob linked to `repo` (a redirect costs no storage call). The caller must
+    /// already be authorised to pull from `repo`. Errors: blob_unknown, unavailable.
     Result<BlobContent> open_blob(const RepoName& repo, const Digest& digest);
     /// Unlinks a blob from `repo` (bytes go at garbage collection). Errors: blob_unknown.
     Result<void> delete_blob(const RepoName& repo, const Digest& digest);

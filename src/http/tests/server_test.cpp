@@ -98,6 +98,17 @@ protected:
             r.body = std::move(f);
         } else if (req.path() == "/huge") {
             r.body = sparse_file(huge_size);
+        } else if (req.path() == "/pieces" || req.path() == "/broken-pieces") {
+            // Three pieces; the broken stream fails after the first.
+            auto n = std::make_shared<int>(0);
+            const bool broken = req.path() == "/broken-pieces";
+            r.body = StreamBody{9, [n, broken]() -> asio::awaitable<Result<std::string>> {
+                                    const int i = (*n)++;
+                                    if (broken && i == 1) {
+                                        co_return fail(errc::bad_body, "source failed");
+                                    }
+                                    co_return std::string(3, static_cast<char>('a' + i));
+                                }};
         } else {
             r.body = std::string("hello");
         }
@@ -284,6 +295,21 @@ TEST_F(ServerTest, SendsFileRanges) {
     auto out = exchange("GET /file HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     EXPECT_NE(out.find("Content-Length: 10\r\n"), std::string::npos) << out;
     EXPECT_NE(out.find("\r\n\r\nELF"), std::string::npos) << out;  // bytes 1..10 of the ELF header
+}
+
+TEST_F(ServerTest, StreamBodyPiecesArriveInOrder) {
+    auto out = exchange("GET /pieces HTTP/1.1\r\nHost: x\r\n\r\n", "ccc");
+    EXPECT_NE(out.find("Content-Length: 9"), std::string::npos) << out;
+    EXPECT_NE(out.find("\r\n\r\naaabbbccc"), std::string::npos) << out;
+}
+
+TEST_F(ServerTest, AFailingStreamBodyClosesTheConnectionShort) {
+    // Keep-alive is asked for, but the client must see the body cut short and the end of the
+    // connection: it cannot mistake the response for a whole one.
+    auto out = exchange("GET /broken-pieces HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_NE(out.find("Content-Length: 9"), std::string::npos) << out;
+    EXPECT_NE(out.find("\r\n\r\naaa"), std::string::npos) << out;
+    EXPECT_EQ(out.find("bbb"), std::string::npos) << out;
 }
 
 TEST_F(ServerTest, FileBodyReadAheadCoversTheRangeOnceInOrder) {
