@@ -28,7 +28,7 @@
 #include "http/server.hpp"
 #include "meta/sql_meta_store.hpp"
 #include "registry/registry.hpp"
-#include "storage/fs/fs_blob_store.hpp"
+#include "app/storage.hpp"
 
 namespace dermaga::app {
 
@@ -65,11 +65,11 @@ struct App::Impl {
           io(static_cast<int>(io_threads)),
           blocking_threads(config.blocking_threads ? config.blocking_threads : std::max(16u, 8 * cores())),
           blocking(blocking_threads),
-          blobs((std::filesystem::create_directories(config.data_dir), config.blob_root())),
+          blobs((std::filesystem::create_directories(config.data_dir), make_blob_store(config))),
           meta(open_meta_database(config, std::max(4u, blocking_threads))),
-          registry(blobs, meta, clock,
+          registry(*blobs, meta, clock,
                    registry::Options{config.max_manifest_bytes, config.max_page_size, config.upload_expiry,
-                                    config.manifest_cache_bytes}),
+                                    config.manifest_cache_bytes, config.storage_inline_blob_bytes}),
           auth_store(meta.auth_store()),
           auth(config.auth_enabled ? make_auth_services(config, *auth_store, clock) : nullptr),
           gate(auth ? std::make_unique<api::Gate>(*auth, blocking, !config.http_tls_cert.empty()) : nullptr),
@@ -128,7 +128,7 @@ struct App::Impl {
     unsigned blocking_threads;
     asio::thread_pool blocking;
     SystemClock clock;
-    storage::FsBlobStore blobs;
+    std::unique_ptr<storage::BlobStore> blobs;
     meta::SqlMetaStore meta;
     registry::Registry registry;
     std::unique_ptr<meta::AuthStore> auth_store;

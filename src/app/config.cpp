@@ -138,8 +138,25 @@ const std::vector<Key>& keys() {
         str_key("http.tls.client_auth", "client certificates: none, optional or require", &Config::http_tls_client_auth),
         bool_key("http.tls.kernel", "let the kernel encrypt (kernel TLS) where it offers to", &Config::http_tls_kernel),
         str_key("storage.data_dir", "directory for data (blobs and database)", &Config::data_dir),
-        str_key("storage.driver", "blob storage driver: filesystem", &Config::storage_driver),
+        str_key("storage.driver", "blob storage driver: filesystem or s3", &Config::storage_driver),
         str_key("storage.filesystem.root", "root of blobs/ and uploads/ (default <data_dir>)", &Config::storage_filesystem_root),
+        num_key("storage.inline_blob_bytes", "blobs up to this size are kept in the metadata store (at most 1MiB)", &Config::storage_inline_blob_bytes, parse_size),
+        str_key("storage.s3.endpoint", "S3 endpoint, http(s)://host[:port]", &Config::s3_endpoint),
+        str_key("storage.s3.region", "region the requests are signed for", &Config::s3_region),
+        str_key("storage.s3.bucket", "bucket (must exist unless create_bucket)", &Config::s3_bucket),
+        str_key("storage.s3.prefix", "key prefix inside the bucket", &Config::s3_prefix),
+        bool_key("storage.s3.path_style", "endpoint/bucket/key (false: bucket.endpoint/key)", &Config::s3_path_style),
+        str_key("storage.s3.access_key", "access key id (else credentials_file, else AWS_ACCESS_KEY_ID)", &Config::s3_access_key),
+        str_key("storage.s3.secret_key", "secret access key", &Config::s3_secret_key),
+        str_key("storage.s3.credentials_file", "file with access_key and secret_key lines (AWS credentials style)", &Config::s3_credentials_file),
+        str_key("storage.s3.ca_file", "CA certificates (PEM) for an https endpoint (default: system store)", &Config::s3_ca_file),
+        num_key("storage.s3.part_size", "multipart part size, at least 5MiB (memory per upload)", &Config::s3_part_size, parse_size),
+        bool_key("storage.s3.redirect", "answer blob GETs with 307 to a presigned URL", &Config::s3_redirect),
+        num_key("storage.s3.redirect_expiry", "validity of presigned URLs", &Config::s3_redirect_expiry, parse_duration),
+        num_key("storage.s3.connect_timeout", "limit for connecting to S3", &Config::s3_connect_timeout, parse_duration),
+        num_key("storage.s3.stall_timeout", "an S3 transfer moving no byte this long fails", &Config::s3_stall_timeout, parse_duration),
+        num_key("storage.s3.attempts", "tries per S3 call on 5xx, SlowDown and connection errors", &Config::s3_attempts, parse_uint),
+        bool_key("storage.s3.create_bucket", "create the bucket at start-up if missing", &Config::s3_create_bucket),
         str_key("meta.driver", "metadata driver: sqlite (one node) or postgres (many nodes)", &Config::meta_driver),
         str_key("meta.sqlite.path", "SQLite file (default <data_dir>/meta.db)", &Config::meta_sqlite_path),
         str_key("meta.postgres.dsn", "PostgreSQL connection string or URI (libpq)", &Config::meta_postgres_dsn),
@@ -343,12 +360,45 @@ Result<void> validate_meta(const Config& c) {
     }
     return {};
 }
+
+Result<void> validate_s3(const Config& c) {
+    if (c.storage_driver != "s3") {
+        return {};
+    }
+    if (!c.s3_endpoint.starts_with("http://") && !c.s3_endpoint.starts_with("https://")) {
+        return bad("storage.s3.endpoint", "required with storage.driver s3, as http(s)://host[:port]");
+    }
+    if (c.s3_bucket.empty()) {
+        return bad("storage.s3.bucket", "required with storage.driver s3");
+    }
+    if (c.s3_region.empty()) {
+        return bad("storage.s3.region", "must not be empty");
+    }
+    if (c.s3_part_size < 5 * 1024 * 1024 || c.s3_part_size > 5ull * 1024 * 1024 * 1024) {
+        return bad("storage.s3.part_size", "must be between 5MiB and 5GiB");
+    }
+    if (c.s3_access_key.empty() != c.s3_secret_key.empty()) {
+        return bad("storage.s3.access_key", "access_key and secret_key must be set together");
+    }
+    if (c.s3_redirect_expiry < 1 || c.s3_redirect_expiry > 7 * 86400) {
+        return bad("storage.s3.redirect_expiry", "must be between 1s and 7 days");
+    }
+    if (c.s3_connect_timeout <= 0 || c.s3_stall_timeout <= 0 || c.s3_attempts == 0 || c.s3_attempts > 10) {
+        return bad("storage.s3", "connect_timeout and stall_timeout must be positive, attempts between 1 and 10");
+    }
+    return {};
+}
+
 }  // namespace
 
 Result<void> validate(const Config& c) {
     DERMAGA_CHECK(split_addr(c.http_addr));
-    if (c.storage_driver != "filesystem") {
-        return bad("storage.driver", "unknown driver \"" + c.storage_driver + "\" (supported: filesystem)");
+    if (c.storage_driver != "filesystem" && c.storage_driver != "s3") {
+        return bad("storage.driver", "unknown driver \"" + c.storage_driver + "\" (supported: filesystem, s3)");
+    }
+    DERMAGA_CHECK(validate_s3(c));
+    if (c.storage_inline_blob_bytes > 1024 * 1024) {
+        return bad("storage.inline_blob_bytes", "must be at most 1MiB (the blobs ride in database rows)");
     }
     DERMAGA_CHECK(validate_meta(c));
     log::Level l;
@@ -420,7 +470,8 @@ std::vector<std::vector<std::string>> describe(const Config& c) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& k : keys()) {
         // Secrets are never printed, only whether they are set.
-        const bool secret = std::string_view(k.name).find("password") != std::string_view::npos;
+        const bool secret = std::string_view(k.name).find("password") != std::string_view::npos ||
+                            std::string_view(k.name).find("secret") != std::string_view::npos;
         auto value = k.get(c);
         if (std::string_view(k.name) == "meta.postgres.dsn" && !value.empty()) {
             value = sql::postgres::describe_dsn(value);  // without a password it may hold

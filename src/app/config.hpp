@@ -35,6 +35,24 @@ struct Config {
     std::string data_dir = "./data";
     std::string storage_driver = "filesystem";
     std::string storage_filesystem_root;  ///< default: <data_dir>
+    std::uint64_t storage_inline_blob_bytes = 64 * 1024;  ///< blobs up to this size live in the metadata store
+    // storage.s3 (storage.driver: s3)
+    std::string s3_endpoint;  ///< scheme://host[:port]
+    std::string s3_region = "us-east-1";
+    std::string s3_bucket;
+    std::string s3_prefix;  ///< key prefix inside the bucket
+    bool s3_path_style = true;
+    std::string s3_access_key;  ///< else credentials_file, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
+    std::string s3_secret_key;
+    std::string s3_credentials_file;
+    std::string s3_ca_file;  ///< PEM bundle for https endpoints (default: the system store)
+    std::uint64_t s3_part_size = 8 * 1024 * 1024;
+    bool s3_redirect = false;
+    std::int64_t s3_redirect_expiry = 300;
+    std::int64_t s3_connect_timeout = 3;
+    std::int64_t s3_stall_timeout = 15;
+    std::uint64_t s3_attempts = 3;
+    bool s3_create_bucket = false;
     // metadata
     std::string meta_driver = "sqlite";  ///< sqlite | postgres
     std::string meta_sqlite_path;  ///< default: <data_dir>/meta.db

@@ -43,6 +43,27 @@ std::string join_descs(const std::vector<Desc>& ds) {
 
 }  // namespace
 
+void use_test_s3(app::Config& config, const std::string& prefix) {
+    const char* endpoint = std::getenv("DERMAGA_TEST_S3_ENDPOINT");
+    if (endpoint == nullptr || *endpoint == '\0') {
+        return;
+    }
+    auto env = [](const char* name) {
+        const char* v = std::getenv(name);
+        return std::string(v ? v : "");
+    };
+    config.storage_driver = "s3";
+    config.s3_endpoint = endpoint;
+    config.s3_region = env("DERMAGA_TEST_S3_REGION");
+    config.s3_bucket = env("DERMAGA_TEST_S3_BUCKET");
+    config.s3_access_key = env("DERMAGA_TEST_S3_ACCESS_KEY");
+    config.s3_secret_key = env("DERMAGA_TEST_S3_SECRET_KEY");
+    config.s3_prefix = prefix + "/";  // one registry's blobs apart from the others'
+    config.s3_part_size = 5 * 1024 * 1024;
+    config.s3_create_bucket = true;
+    config.storage_inline_blob_bytes = 0;  // every blob with a byte goes through S3
+}
+
 std::string sha256(std::string_view bytes) { return hex_digest(EVP_sha256(), "sha256:", bytes); }
 std::string sha512(std::string_view bytes) { return hex_digest(EVP_sha512(), "sha512:", bytes); }
 std::string absent_digest(std::string_view salt) {
@@ -152,6 +173,7 @@ void ApiTest::SetUp() {
         config_.meta_postgres_dsn = sql::testing::PostgresServer::shared().create_schema();
         config_.meta_postgres_pool_size = 8;
     }
+    use_test_s3(config_, dir_.filename().string());
     configure(config_);
     start_app();
 }

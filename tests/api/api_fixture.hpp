@@ -75,6 +75,10 @@ struct Image {
                                       std::string_view code);
 /// Prints a response for failure messages.
 std::string describe(const HttpResponse& r);
+/// Points `config` at the S3 endpoint in DERMAGA_TEST_S3_* (set by tests/servers/rgw-env.sh),
+/// under key prefix `prefix`; leaves it on the filesystem store when the endpoint is unset.
+void use_test_s3(app::Config& config, const std::string& prefix);
+
 /// Appends a query parameter to a URL that may already have a query.
 std::string with_query(const std::string& url, std::string_view param);
 /// The target inside a `Link: <target>; rel="next"` header; empty when there is none.

@@ -22,7 +22,8 @@ die() { echo "rgw: $*" >&2; exit 1; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# Stops every daemon whose pid file is under DIR: TERM, then KILL after a grace period.
+# Stops every daemon whose pid file is under DIR: TERM, then KILL after 2 s (a memstore OSD
+# would otherwise spend seconds saving objects that are about to be deleted).
 stop_all() {
     local dir=$1 f pid i
     for f in "$dir"/run/*.pid; do
@@ -34,7 +35,7 @@ stop_all() {
         [[ -f $f ]] || continue
         pid=$(cat "$f" 2>/dev/null || true)
         [[ -n $pid ]] || continue
-        for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        for i in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
     done
 }
@@ -93,6 +94,7 @@ wait_for() {
 
 start() {
     DIR=$1
+    stop "$DIR"  # what an interrupted earlier run left there
     mkdir -p "$DIR"/{run,log}
     DIR=$(cd "$DIR" && pwd)
     trap 'echo "rgw: failed at line $LINENO" >&2; stop_all "$DIR"' ERR

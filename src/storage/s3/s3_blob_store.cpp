@@ -72,7 +72,6 @@ private:
         if (loaded_) {
             return {};
         }
-        buf_.reserve(store_.options().part_size);
         if (up_.tail > 0) {
             DERMAGA_TRY(tail, store_.client().get(store_.upload_key(id_, "tail")));
             if (tail.size() != up_.tail) {
@@ -239,14 +238,8 @@ Result<void> S3BlobStore::commit_upload(std::string_view id, const UploadState& 
         return client_->copy(upload_key(id, "tail"), key);
     }
     const auto data_key = upload_key(id, "data");
-    auto parts = up.parts;
-    if (up.tail > 0) {
-        DERMAGA_TRY(tail, client_->get(upload_key(id, "tail")));
-        DERMAGA_TRY(etag, client_->upload_part(data_key, up.multipart_id, static_cast<int>(parts.size()) + 1, tail));
-        parts.push_back({static_cast<int>(parts.size()) + 1, std::move(etag)});
-    }
-    if (auto done = client_->complete_multipart(data_key, up.multipart_id, parts); !done) {
-        // Completed by an earlier attempt at this commit (the upload id is then gone)?
+    if (auto done = complete(id, up); !done) {
+        // The multipart upload is gone: completed by an earlier attempt at this commit?
         DERMAGA_TRY(info, client_->head(data_key));
         if (done.error().code != errc::not_found || !info || info->size != up.size) {
             return tl::unexpected(done.error());
@@ -256,6 +249,18 @@ Result<void> S3BlobStore::commit_upload(std::string_view id, const UploadState& 
         return client_->copy(data_key, key);
     }
     return copy_large(data_key, key, up.size);
+}
+
+Result<void> S3BlobStore::complete(std::string_view id, const S3Upload& up) {
+    const auto data_key = upload_key(id, "data");
+    auto parts = up.parts;
+    if (up.tail > 0) {  // the tail is the last part, which may be smaller than the others
+        DERMAGA_TRY(tail, client_->get(upload_key(id, "tail")));
+        const int number = static_cast<int>(parts.size()) + 1;
+        DERMAGA_TRY(etag, client_->upload_part(data_key, up.multipart_id, number, tail));
+        parts.push_back({number, std::move(etag)});
+    }
+    return client_->complete_multipart(data_key, up.multipart_id, parts);
 }
 
 Result<void> S3BlobStore::copy_large(std::string_view from, std::string_view to, std::uint64_t size) {

@@ -21,6 +21,8 @@
 
 namespace dermaga::storage::s3 {
 
+struct S3Upload;
+
 struct S3StoreOptions {
     S3Options s3;
     std::string prefix;  ///< key prefix inside the bucket ("" or ending in '/')
@@ -64,6 +66,9 @@ public:
     const S3StoreOptions& options() const noexcept { return options_; }
 
 private:
+    /// Sends the tail as the last part and completes the multipart upload of upload `id`.
+    /// Errors: not_found when the multipart upload no longer exists.
+    Result<void> complete(std::string_view id, const S3Upload& up);
     Result<void> copy_large(std::string_view from, std::string_view to, std::uint64_t size);
 
     S3StoreOptions options_;

@@ -17,7 +17,7 @@ bool transient(const Result<HttpResponse>& r) {
     if (!r) {
         return true;  // connection refused, reset, timed out
     }
-    return r->status >= 500 || r->status == 429 || s3_error_code(r->body) == "SlowDown";
+    return r->status >= 500 || r->status == 429 || (r->status >= 400 && s3_error_code(r->body) == "SlowDown");
 }
 
 std::string base64_md5(std::string_view bytes) {
