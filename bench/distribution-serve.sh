@@ -22,6 +22,23 @@ done
 mkdir -p "$data"
 data=$(cd "$data" && pwd)
 cfg="${data%/}.distribution.yml"
+# BENCH_S3_*: blobs in S3 (run.sh sets them from BENCH_S3), with the s3 driver as its docs
+# describe for a non-AWS endpoint. AWS_CA_BUNDLE would make its SDK fail over plain HTTP.
+if [[ -n ${BENCH_S3_ENDPOINT:-} ]]; then
+  unset AWS_CA_BUNDLE
+  storage="  s3:
+    accesskey: $BENCH_S3_ACCESS_KEY
+    secretkey: $BENCH_S3_SECRET_KEY
+    region: us-east-1
+    regionendpoint: $BENCH_S3_ENDPOINT
+    bucket: $BENCH_S3_BUCKET
+    rootdirectory: $BENCH_S3_ROOT
+    secure: false
+    v4auth: true"
+else
+  storage="  filesystem:
+    rootdirectory: $data"
+fi
 cat >"$cfg" <<EOF
 version: 0.1
 log:
@@ -29,8 +46,7 @@ log:
   accesslog:
     disabled: true
 storage:
-  filesystem:
-    rootdirectory: $data
+$storage
   delete:
     enabled: true
   cache:

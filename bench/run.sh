@@ -16,6 +16,9 @@
 #   BENCH_OUT=FILE       also write the table there
 #   BENCH_KEEP=1         keep the temp dir (logs, raw JSON)
 #   DISTRIBUTION=docker-registry   Distribution binary
+#   BENCH_S3=DIR         both registries keep blobs in the S3 of the RGW that
+#                        `tests/servers/rgw.sh start DIR` started (each under its own
+#                        prefix of one bucket; Distribution with its s3 driver, v4auth)
 set -uo pipefail
 
 die() { echo "run.sh: $*" >&2; exit 1; }
@@ -135,6 +138,21 @@ summary() {
 
 # Like for like: Distribution runs with its access log disabled and errors-only logging.
 export DERMAGA_LOG_ACCESS=false DERMAGA_LOG_LEVEL=warn
+if [[ -n ${BENCH_S3:-} ]]; then
+  [[ -f $BENCH_S3/env ]] || die "BENCH_S3=$BENCH_S3: no RGW env there (tests/servers/rgw.sh start DIR)"
+  set -a; . "$BENCH_S3/env"; set +a
+  export DERMAGA_STORAGE_DRIVER=s3 DERMAGA_STORAGE_S3_ENDPOINT=$DERMAGA_TEST_S3_ENDPOINT \
+    DERMAGA_STORAGE_S3_REGION=$DERMAGA_TEST_S3_REGION DERMAGA_STORAGE_S3_BUCKET=$DERMAGA_TEST_S3_BUCKET \
+    DERMAGA_STORAGE_S3_ACCESS_KEY=$DERMAGA_TEST_S3_ACCESS_KEY DERMAGA_STORAGE_S3_SECRET_KEY=$DERMAGA_TEST_S3_SECRET_KEY \
+    DERMAGA_STORAGE_S3_PREFIX=bench-dermaga-$T_START/ DERMAGA_STORAGE_S3_CREATE_BUCKET=true
+  # Read by distribution-serve.sh; Distribution's AWS SDK must not see these.
+  export BENCH_S3_ENDPOINT=$DERMAGA_TEST_S3_ENDPOINT BENCH_S3_BUCKET=$DERMAGA_TEST_S3_BUCKET \
+    BENCH_S3_ACCESS_KEY=$DERMAGA_TEST_S3_ACCESS_KEY BENCH_S3_SECRET_KEY=$DERMAGA_TEST_S3_SECRET_KEY \
+    BENCH_S3_ROOT=/bench-distribution-$T_START
+  unset DERMAGA_TEST_S3_ENDPOINT DERMAGA_TEST_S3_REGION DERMAGA_TEST_S3_BUCKET DERMAGA_TEST_S3_ACCESS_KEY \
+    DERMAGA_TEST_S3_SECRET_KEY RGW_DIR
+  log "storage: S3 at $BENCH_S3_ENDPOINT (Ceph RGW)"
+fi
 declare -A CMD=([dermaga]="$DERMAGA" [distribution]="$BENCH_DIR/distribution-serve.sh")
 for s in "${SIDES[@]}"; do start_server "$s" "${CMD[$s]}"; done
 sleep 2
