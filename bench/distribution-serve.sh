@@ -23,7 +23,8 @@ mkdir -p "$data"
 data=$(cd "$data" && pwd)
 cfg="${data%/}.distribution.yml"
 # BENCH_S3_*: blobs in S3 (run.sh sets them from BENCH_S3), with the s3 driver as its docs
-# describe for a non-AWS endpoint. AWS_CA_BUNDLE would make its SDK fail over plain HTTP.
+# describe for a non-AWS endpoint, and bytes served through the registry as Dermaga does
+# by default (redirect disabled). AWS_CA_BUNDLE would make its SDK fail over plain HTTP.
 if [[ -n ${BENCH_S3_ENDPOINT:-} ]]; then
   unset AWS_CA_BUNDLE
   storage="  s3:
@@ -34,7 +35,9 @@ if [[ -n ${BENCH_S3_ENDPOINT:-} ]]; then
     bucket: $BENCH_S3_BUCKET
     rootdirectory: $BENCH_S3_ROOT
     secure: false
-    v4auth: true"
+    v4auth: true
+  redirect:
+    disable: true"
 else
   storage="  filesystem:
     rootdirectory: $data"
