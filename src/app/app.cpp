@@ -104,7 +104,7 @@ struct App::Impl {
         if (auto r = meta.ready(); !r) {
             return tl::unexpected(Error{r.error().code, "database: " + r.error().detail});
         }
-        if (auto r = blobs.ready(); !r) {
+        if (auto r = blobs->ready(); !r) {
             return tl::unexpected(Error{r.error().code, "storage: " + r.error().detail});
         }
         return {};

@@ -184,8 +184,14 @@ Result<void> S3BlobStore::ready() {
     if (!r) {
         // The readiness answer is public: the endpoint, bucket and request ids go to the log only.
         log::warn("storage_not_ready", {{"reason", std::string_view(r.error().detail)}});
-        return fail(errc::io_error, r.error().code == errc::not_found ? "bucket not found"
-                                                                       : "object storage unavailable");
+        // An answer's status and S3 error code are safe to show; a transport error's text names
+        // the endpoint.
+        const auto& d = r.error().detail;
+        const auto http = d.find("HTTP ");
+        std::string reason = http == std::string::npos
+                                 ? "object storage unreachable"
+                                 : "object storage answered " + d.substr(http, d.find(" (request") - http);
+        return fail(errc::io_error, std::move(reason));
     }
     return {};
 }
