@@ -114,11 +114,21 @@ public:
     // Uploads ----------------------------------------------------------------------------
     virtual Result<void> create_upload(const UploadRow& row) = 0;
     virtual Result<std::optional<UploadRow>> get_upload(std::string_view id) = 0;
-    virtual Result<void> touch_upload(std::string_view id, std::int64_t now) = 0;
     /// Records where upload `id` stands after a request appended to it (its storage state and
     /// running hash) and touches it. Updating a missing upload succeeds and changes nothing.
     virtual Result<void> set_upload_state(std::string_view id, std::string_view storage_state,
                                           std::string_view hash_state, std::int64_t now) = 0;
+    /// Claims upload `id` for one writer across every node: succeeds when nobody holds it or
+    /// the holder's lease ended before `now`. Sets the holder, the lease end `until` and
+    /// updated_at = `now`. False when someone else holds it or the upload does not exist.
+    virtual Result<bool> claim_upload(std::string_view id, std::string_view holder, std::int64_t now,
+                                      std::int64_t until) = 0;
+    /// Extends `holder`'s claim to `until` (and updated_at to `now`). False when `holder` no
+    /// longer holds it (its lease ran out and someone else claimed it, or the upload went).
+    virtual Result<bool> renew_upload_claim(std::string_view id, std::string_view holder, std::int64_t now,
+                                            std::int64_t until) = 0;
+    /// Gives `holder`'s claim back; nothing happens when `holder` does not hold it.
+    virtual Result<void> release_upload_claim(std::string_view id, std::string_view holder) = 0;
     virtual Result<void> delete_upload(std::string_view id) = 0;
     /// Ids of uploads idle since before `updated_before`, at most `limit`.
     virtual Result<std::vector<std::string>> expired_uploads(std::int64_t updated_before, std::size_t limit) = 0;

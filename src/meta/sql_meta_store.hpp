@@ -28,9 +28,13 @@ public:
                                    std::size_t n) override;
     Result<void> create_upload(const UploadRow& row) override;
     Result<std::optional<UploadRow>> get_upload(std::string_view id) override;
-    Result<void> touch_upload(std::string_view id, std::int64_t now) override;
     Result<void> set_upload_state(std::string_view id, std::string_view storage_state, std::string_view hash_state,
                                   std::int64_t now) override;
+    Result<bool> claim_upload(std::string_view id, std::string_view holder, std::int64_t now,
+                              std::int64_t until) override;
+    Result<bool> renew_upload_claim(std::string_view id, std::string_view holder, std::int64_t now,
+                                    std::int64_t until) override;
+    Result<void> release_upload_claim(std::string_view id, std::string_view holder) override;
     Result<void> delete_upload(std::string_view id) override;
     Result<std::vector<std::string>> expired_uploads(std::int64_t updated_before, std::size_t limit) override;
     Result<void> put_manifest(const ManifestPut& m) override;

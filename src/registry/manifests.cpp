@@ -83,7 +83,7 @@ Result<ManifestCache::Entry> Registry::get_manifest(const RepoName& repo, const 
         return hit;
     }
     cache_.lookups.inc(ManifestCache::Lookup::miss);
-    const auto generation = cache_.generation();
+    const auto ticket = cache_.ticket();
     auto rec = reference.is_digest() ? meta_.manifest_by_digest(repo.str(), reference.digest().str())
                                      : meta_.manifest_by_tag(repo.str(), reference.tag().str());
     if (!rec) {
@@ -93,7 +93,7 @@ Result<ManifestCache::Entry> Registry::get_manifest(const RepoName& repo, const 
         return fail(errc::manifest_unknown, reference.str());
     }
     auto entry = std::make_shared<const meta::ManifestRecord>(std::move(**rec));
-    cache_.put(repo.str(), reference.str(), entry, generation);
+    cache_.put(repo.str(), reference.str(), entry, ticket);
     return entry;
 }
 

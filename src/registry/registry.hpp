@@ -3,6 +3,7 @@
 // over a BlobStore and a MetaStore. Errors carry registry::errc (their OCI meaning).
 // Every method blocks (storage and database I/O): call it through run_blocking. Thread-safe.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -11,7 +12,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -32,10 +32,38 @@ struct Options {
     /// Bytes of manifests kept in memory for pulls (0 disables the cache). Exact only while
     /// this process is the metadata store's only writer (the embedded SQLite mode).
     std::size_t manifest_cache_bytes = 64 * 1024 * 1024;
+    /// With several nodes: how long a cached manifest is served after it was read from the
+    /// database, so another node's tag move or delete shows here within this bound.
+    /// nullopt: until this process writes (one node).
+    std::optional<std::chrono::milliseconds> manifest_cache_max_age;
     /// Blobs up to this size (configs, tiny layers) are kept in the metadata store, committed
     /// with the transaction that records them, instead of as files: no file and directory
     /// fsync per small blob.
     std::uint64_t inline_blob_bytes = 64 * 1024;
+    /// A writer's claim on an upload lasts this long without renewal; it is renewed while the
+    /// writer writes. A node that dies while writing keeps the upload busy this long at most.
+    std::int64_t upload_lease_seconds = 30;
+};
+
+/// One writer's hold on an upload, kept in the metadata store so it holds across every node
+/// sharing it (a lease in the upload's row). Used by one thread at a time; its methods block.
+class UploadClaim {
+public:
+    UploadClaim(meta::MetaStore& meta, const Clock& clock, std::string id, std::string holder, std::int64_t lease);
+    /// Renews the lease once less than half of it is left, so that bytes are only written
+    /// under a lease with at least half its time to run. Errors: blob_upload_invalid when the
+    /// claim was lost (its lease ran out and another writer took the upload), unavailable.
+    Result<void> keep();
+    /// Gives the claim back (a no-op when it was lost or the upload is gone).
+    void release();
+
+private:
+    meta::MetaStore& meta_;
+    const Clock& clock_;
+    std::string id_;
+    std::string holder_;
+    std::int64_t lease_;
+    std::int64_t renew_at_;
 };
 
 /// Where a client may fetch a blob's bytes itself for a short while (a presigned URL).
@@ -53,10 +81,11 @@ struct Append {
     std::string id;
     std::unique_ptr<storage::UploadWriter> writer;
     Hasher hasher;
-    std::shared_ptr<void> claim;  ///< keeps the upload busy (one writer at a time)
+    std::shared_ptr<UploadClaim> claim;  ///< keeps the upload busy (one writer at a time, any node)
     storage::UploadState state;   ///< the storage state the session had when this began
     bool failed = false;          ///< a write failed: what it wrote is not kept
-    /// Appends bytes to the upload and its running hash. Errors: errc::unavailable.
+    /// Appends bytes to the upload and its running hash, renewing the claim when due.
+    /// Errors: errc::unavailable, errc::blob_upload_invalid (the claim was lost).
     Result<void> write(std::span<const char> bytes);
 };
 
@@ -108,8 +137,9 @@ public:
     /// Returns an Append (successful or not). Unless a write failed, makes what was written
     /// durable in storage and records the upload's new storage state and running hash with
     /// its session, so the next request may go to any node; then the bytes count. Blocks
-    /// (storage and database I/O when the state changed). Errors: errc::unavailable (the
-    /// upload then stands where it stood before this Append).
+    /// (storage and database I/O when the state changed). Then gives the claim back (a
+    /// database write). Errors: errc::unavailable (the upload then stands where it stood
+    /// before this Append).
     Result<void> end_append(Append append);
     /// Verifies the digest and commits the blob. Mismatch discards the upload (digest_invalid).
     /// Errors: blob_upload_unknown, digest_invalid, blob_upload_invalid, unavailable.
@@ -166,15 +196,20 @@ private:
     void discard_upload(const meta::UploadRow& row);
     /// An upload claimed for completion: the claim, the bytes it has so far, its session.
     struct Completing {
-        std::shared_ptr<void> claim;
+        std::shared_ptr<UploadClaim> claim;
         std::uint64_t size;
         meta::UploadRow row;
     };
     Result<Completing> begin_completion(const RepoName& repo, std::string_view id);
     /// Finishes `hasher`; on a mismatch discards upload `row` (errc::digest_invalid).
     Result<void> check_digest(const meta::UploadRow& row, Hasher& hasher, const Digest& expected);
-    /// Marks upload `id` busy until the returned guard goes (errc::blob_upload_invalid if it is).
-    Result<std::shared_ptr<void>> claim_upload(std::string_view id);
+    /// Claims upload `id` for this writer on every node (errc::blob_upload_invalid when
+    /// another holds it, blob_upload_unknown when it is gone). Give it back with release().
+    Result<std::shared_ptr<UploadClaim>> claim_upload(std::string_view id);
+    /// end_append's bookkeeping before the claim goes: storage state and running hash.
+    Result<void> record_append(Append& append);
+    /// complete_upload once claimed.
+    Result<std::uint64_t> complete_claimed(const RepoName& repo, const Digest& digest, const Completing& up);
     /// Records verified blob bytes held in memory in the metadata store, ending upload `id`.
     Result<std::uint64_t> link_inline(const RepoName& repo, const meta::UploadRow& row, const Digest& digest,
                                       std::string_view bytes);
@@ -185,9 +220,10 @@ private:
     Options options_;
     ManifestCache cache_;
 
-    std::mutex mu_;  // guards the two maps below; never held across I/O
-    std::unordered_set<std::string> busy_;          ///< uploads with an Append out
-    std::unordered_map<std::string, Hasher> hashes_;  ///< running sha256 per upload
+    std::mutex mu_;  // guards the map below; never held across I/O
+    /// Running sha256 per upload, valid only for the size it has hashed: another node may
+    /// have appended since, and then the saved or re-read state is used.
+    std::unordered_map<std::string, Hasher> hashes_;
 };
 
 /// Maps a lower layer's failure to errc::unavailable (logging the detail) unless it is

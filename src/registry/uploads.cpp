@@ -9,10 +9,13 @@ namespace dermaga::registry {
 namespace {
 constexpr std::size_t max_cached_hashes = 4096;
 constexpr std::size_t rehash_buffer = 1 << 20;
-constexpr std::int64_t touch_interval_seconds = 60;
 }  // namespace
 
 Result<void> Append::write(std::span<const char> bytes) {
+    if (auto kept = claim->keep(); !kept) {
+        failed = true;  // another writer may own the upload now: keep nothing of this one
+        return kept;
+    }
     auto r = writer->write(bytes);
     if (!r) {
         failed = true;
@@ -155,9 +158,11 @@ Result<Hasher> Registry::running_hash(const meta::UploadRow& row, std::uint64_t 
 
 Result<Append> Registry::begin_append(const RepoName& repo, std::string_view id, std::optional<std::uint64_t> start) {
     DERMAGA_TRY(row, find_upload(repo, id));
+    // The claim also refreshes the session's idle time.
     DERMAGA_TRY(claim, claim_upload(id));
     auto writer = blobs_.append_upload(id, row.storage_state);
     if (!writer) {
+        claim->release();
         if (writer.error().code == storage::errc::upload_unknown) {
             return fail(errc::blob_upload_unknown, std::string(id));
         }
@@ -165,22 +170,27 @@ Result<Append> Registry::begin_append(const RepoName& repo, std::string_view id,
     }
     const auto size = (*writer)->size();
     if (start && *start != size) {
+        claim->release();
         return fail(errc::range_invalid, "chunk must start at " + std::to_string(size));
     }
-    // Keep an active upload from expiring. Refreshing at most every tenth of the expiry (and
-    // at most once a minute) spares a database commit per chunk.
-    const auto touch_every = std::min(touch_interval_seconds, options_.upload_expiry_seconds / 10);
-    if (const auto now = clock_.now_unix(); now - row.updated_at >= touch_every) {
-        if (auto t = meta_.touch_upload(id, now); !t) {
-            return fail(unavailable(t.error()));
-        }
+    auto h = running_hash(row, size, DigestAlgorithm::sha256);
+    if (!h) {
+        claim->release();
+        return tl::unexpected(h.error());
     }
-    DERMAGA_TRY(h, running_hash(row, size, DigestAlgorithm::sha256));
-    return Append{std::string(id), std::move(*writer), std::move(h), std::move(claim), std::move(row.storage_state)};
+    return Append{std::string(id), std::move(*writer), std::move(*h), std::move(claim), std::move(row.storage_state)};
 }
 
 Result<void> Registry::end_append(Append append) {
-    // The claim in `append` goes when it does, after the state is recorded.
+    auto recorded = record_append(append);
+    // After the state is recorded and the writer closed, so that the next writer (any node)
+    // finds every byte and the state that goes with them.
+    append.writer.reset();
+    append.claim->release();
+    return recorded;
+}
+
+Result<void> Registry::record_append(Append& append) {
     if (append.failed) {
         forget_upload(append.id);  // storage and hash may disagree: start again from storage
         return {};
@@ -212,17 +222,22 @@ void Registry::forget_upload(std::string_view id) {
     hashes_.erase(std::string(id));
 }
 
-Result<std::shared_ptr<void>> Registry::claim_upload(std::string_view id) {
-    {
-        std::lock_guard lock(mu_);
-        if (!busy_.insert(std::string(id)).second) {
-            return fail(errc::blob_upload_invalid, "another request is writing to this upload");
-        }
+Result<std::shared_ptr<UploadClaim>> Registry::claim_upload(std::string_view id) {
+    std::string holder = random_hex(8);
+    const auto now = clock_.now_unix();
+    const auto lease = options_.upload_lease_seconds;
+    auto claimed = meta_.claim_upload(id, holder, now, now + lease);
+    if (!claimed) {
+        return fail(unavailable(claimed.error()));
     }
-    return std::shared_ptr<void>(nullptr, [this, id = std::string(id)](void*) {
-        std::lock_guard lock(mu_);
-        busy_.erase(id);
-    });
+    if (!*claimed) {
+        auto row = meta_.get_upload(id);
+        if (row && !*row) {
+            return fail(errc::blob_upload_unknown, std::string(id));
+        }
+        return fail(errc::blob_upload_invalid, "another request is writing to this upload");
+    }
+    return std::make_shared<UploadClaim>(meta_, clock_, std::string(id), std::move(holder), lease);
 }
 
 Result<std::uint64_t> Registry::link_inline(const RepoName& repo, const meta::UploadRow& row, const Digest& digest,
@@ -263,6 +278,7 @@ Result<Registry::Completing> Registry::begin_completion(const RepoName& repo, st
     DERMAGA_TRY(claim, claim_upload(id));
     auto size = blobs_.upload_size(id, row.storage_state);
     if (!size) {
+        claim->release();
         return fail(errc::blob_upload_unknown, std::string(id));
     }
     return Completing{std::move(claim), *size, std::move(row)};
@@ -279,6 +295,15 @@ Result<void> Registry::check_digest(const meta::UploadRow& row, Hasher& hasher, 
 
 Result<std::uint64_t> Registry::complete_upload(const RepoName& repo, std::string_view id, const Digest& digest) {
     DERMAGA_TRY(up, begin_completion(repo, id));
+    auto done = complete_claimed(repo, digest, up);
+    if (!done) {
+        up.claim->release();  // a no-op when the session went (a digest mismatch discards it)
+    }
+    return done;
+}
+
+Result<std::uint64_t> Registry::complete_claimed(const RepoName& repo, const Digest& digest, const Completing& up) {
+    const auto& id = up.row.id;
     DERMAGA_TRY(hasher, running_hash(up.row, up.size, digest.algorithm()));
     DERMAGA_CHECK(check_digest(up.row, hasher, digest));
     if (up.size <= options_.inline_blob_bytes) {
@@ -292,6 +317,7 @@ Result<std::uint64_t> Registry::complete_upload(const RepoName& repo, std::strin
         return fail(unavailable(r.error()));
     }
     forget_upload(id);
+    // Deletes the session (and with it the claim) in the same transaction.
     if (auto r = meta_.link_blob(repo.str(), digest.str(), up.size, id, clock_.now_unix()); !r) {
         return fail(unavailable(r.error()));
     }
@@ -301,13 +327,21 @@ Result<std::uint64_t> Registry::complete_upload(const RepoName& repo, std::strin
 
 Result<std::uint64_t> Registry::complete_upload_with(const RepoName& repo, std::string_view id, const Digest& digest,
                                                      std::string_view body) {
-    {
-        DERMAGA_TRY(up, begin_completion(repo, id));
-        if (up.size == 0 && body.size() <= options_.inline_blob_bytes) {
+    if (body.size() <= options_.inline_blob_bytes) {
+        DERMAGA_TRY(row, find_upload(repo, id));
+        auto size = blobs_.upload_size(id, row.storage_state);
+        if (!size) {
+            return fail(errc::blob_upload_unknown, std::string(id));
+        }
+        if (*size == 0) {
+            // The commonest push, without a claim (a database write): these bytes never touch
+            // the upload's storage, and what is linked is exactly the verified body. A PATCH
+            // that races it (on any node) can only lose its own bytes along with the session;
+            // its client then gets BLOB_UPLOAD_UNKNOWN.
             Hasher h(digest.algorithm());
             h.update(body);
-            DERMAGA_CHECK(check_digest(up.row, h, digest));
-            return link_inline(repo, up.row, digest, body);
+            DERMAGA_CHECK(check_digest(row, h, digest));  // a mismatch discards the session
+            return link_inline(repo, row, digest, body);
         }
     }
     // Not a small blob in one piece: append like a PATCH, then complete.
@@ -346,13 +380,9 @@ Result<std::size_t> Registry::purge_expired_uploads(std::size_t limit) {
     }
     std::size_t purged = 0;
     for (const auto& id : *ids) {
-        {
-            std::lock_guard lock(mu_);
-            if (busy_.count(id) != 0) {
-                continue;  // being written right now: not idle after all
-            }
-            hashes_.erase(id);
-        }
+        // A writer's claim and its renewals refresh the idle time, so an upload being written
+        // is never idle for the expiry.
+        forget_upload(id);
         // The session's storage state says what to abort (an S3 multipart upload).
         auto row = meta_.get_upload(id);
         const std::string state = row && *row ? (*row)->storage_state : std::string();

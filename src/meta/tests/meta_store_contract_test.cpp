@@ -120,6 +120,23 @@ TEST_P(MetaStoreContract, LinkingDeletesTheUploadInTheSameTransaction) {
     EXPECT_FALSE((*store_->get_upload("u1")).has_value());
 }
 
+TEST_P(MetaStoreContract, AnUploadHasOneClaimUntilItsLeaseRunsOut) {
+    ASSERT_TRUE(store_->create_upload({"u1", "r", 1, 1}));
+    EXPECT_TRUE(*store_->claim_upload("u1", "a", 10, 40));
+    EXPECT_EQ((*store_->get_upload("u1"))->updated_at, 10) << "a claim refreshes the idle time";
+    EXPECT_FALSE(*store_->claim_upload("u1", "b", 20, 50)) << "held by a";
+    EXPECT_FALSE(*store_->renew_upload_claim("u1", "b", 20, 50)) << "b holds nothing";
+    EXPECT_TRUE(*store_->renew_upload_claim("u1", "a", 30, 60));
+    EXPECT_FALSE(*store_->claim_upload("u1", "b", 45, 75)) << "a's renewed lease still runs";
+    EXPECT_TRUE(*store_->claim_upload("u1", "b", 61, 91)) << "a's lease ran out: b takes over";
+    EXPECT_FALSE(*store_->renew_upload_claim("u1", "a", 62, 92)) << "a lost it";
+    ASSERT_TRUE(store_->release_upload_claim("u1", "a"));
+    EXPECT_FALSE(*store_->claim_upload("u1", "c", 63, 93)) << "a's release does not free b's claim";
+    ASSERT_TRUE(store_->release_upload_claim("u1", "b"));
+    EXPECT_TRUE(*store_->claim_upload("u1", "c", 63, 93)) << "free again once b gave it back";
+    EXPECT_FALSE(*store_->claim_upload("nope", "c", 63, 93)) << "no such upload";
+}
+
 TEST_P(MetaStoreContract, ManifestNeedsItsBlobsInTheSameRepository) {
     ASSERT_TRUE(store_->link_blob("other", blob_a, 1, "", 1));
     auto r = store_->put_manifest(manifest("r", man_1, {"v1"}));

@@ -5,7 +5,9 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 #include <variant>
 
 #include "meta/sql_meta_store.hpp"
@@ -165,6 +167,75 @@ TEST_F(RegistryTest, ChunksMustArriveInOrder) {
     reg_->end_append(std::move(*good));
 }
 
+// Two nodes: two Registry instances over one database and one (shared) blob directory.
+TEST_F(RegistryTest, AChunkedUploadContinuesOnAnotherNode) {
+    storage::FsBlobStore blobs_b(dir_ / "blobs");
+    meta::SqlMetaStore meta_b(db_->open());
+    Registry node_b(blobs_b, meta_b, clock_, Options{});
+    auto r = repo("r");
+    auto id = *reg_->start_upload(r);
+    {
+        auto a = *reg_->begin_append(r, id, 0);
+        ASSERT_TRUE(a.write(std::span<const char>("hello ", 6)));
+        reg_->end_append(std::move(a));
+    }
+    EXPECT_EQ(*node_b.upload_size(r, id), 6u);
+    {
+        auto b = *node_b.begin_append(r, id, 6);
+        ASSERT_TRUE(b.write(std::span<const char>("wide ", 5)));
+        node_b.end_append(std::move(b));
+    }
+    // Back on the first node, whose running hash stopped at 6 bytes: it must not be reused.
+    {
+        auto a = *reg_->begin_append(r, id, 11);
+        ASSERT_TRUE(a.write(std::span<const char>("world", 5)));
+        reg_->end_append(std::move(a));
+    }
+    EXPECT_EQ(node_b.complete_upload(r, id, digest_of("hello wide world")).value_or(0), 16u);
+    EXPECT_EQ(content(*reg_->open_blob(r, digest_of("hello wide world"))), "hello wide world");
+}
+
+TEST_F(RegistryTest, OneWriterPerUploadAcrossNodes) {
+    storage::FsBlobStore blobs_b(dir_ / "blobs");
+    meta::SqlMetaStore meta_b(db_->open());
+    Registry node_b(blobs_b, meta_b, clock_, Options{});
+    auto r = repo("r");
+    auto id = *reg_->start_upload(r);
+    auto a = *reg_->begin_append(r, id, std::nullopt);
+    EXPECT_EQ(node_b.begin_append(r, id, std::nullopt).error().code, errc::blob_upload_invalid);
+    EXPECT_EQ(node_b.complete_upload(r, id, digest_of("")).error().code, errc::blob_upload_invalid)
+        << "no completion while another node writes";
+    ASSERT_TRUE(a.write(std::span<const char>("abc", 3)));
+    reg_->end_append(std::move(a));
+    auto b = node_b.begin_append(r, id, 3);
+    ASSERT_TRUE(b) << "free once the first writer is done";
+    node_b.end_append(std::move(*b));
+}
+
+TEST_F(RegistryTest, ADeadWritersClaimRunsOutAndItsNodeCannotWriteAfterwards) {
+    storage::FsBlobStore blobs_b(dir_ / "blobs");
+    meta::SqlMetaStore meta_b(db_->open());
+    Registry node_b(blobs_b, meta_b, clock_, Options{});
+    auto r = repo("r");
+    auto id = *reg_->start_upload(r);
+    auto stalled = *reg_->begin_append(r, id, std::nullopt);  // its node freezes here
+    ASSERT_TRUE(stalled.write(std::span<const char>("abc", 3)));
+    clock_.now += Options{}.upload_lease_seconds / 2;
+    ASSERT_TRUE(stalled.write(std::span<const char>("def", 3))) << "renews its lease";
+    clock_.now += Options{}.upload_lease_seconds - 1;
+    EXPECT_EQ(node_b.begin_append(r, id, std::nullopt).error().code, errc::blob_upload_invalid)
+        << "the renewed lease still runs";
+    clock_.now += 2;
+    auto b = node_b.begin_append(r, id, 6);
+    ASSERT_TRUE(b) << "the lease ran out: another node takes over";
+    EXPECT_EQ(stalled.write(std::span<const char>("XYZ", 3)).error().code, errc::blob_upload_invalid)
+        << "the frozen writer wakes up and must not write";
+    reg_->end_append(std::move(stalled));
+    ASSERT_TRUE(b->write(std::span<const char>("ghi", 3)));
+    node_b.end_append(std::move(*b));
+    EXPECT_TRUE(node_b.complete_upload(r, id, digest_of("abcdefghi")));
+}
+
 TEST_F(RegistryTest, UploadIdWorksOnlyInItsRepository) {
     auto id = *reg_->start_upload(repo("a"));
     EXPECT_EQ(reg_->upload_size(repo("b"), id).error().code, errc::blob_upload_unknown);
@@ -250,6 +321,26 @@ TEST_F(RegistryTest, CachedTagFollowsMovesAndDeletes) {
     EXPECT_EQ((*reg_->get_manifest(r, latest))->body, manifest("two"));
     ASSERT_TRUE(reg_->delete_manifest(r, *Reference::parse(digest_of(manifest("two")).str())));
     EXPECT_EQ(reg_->get_manifest(r, latest).error().code, errc::manifest_unknown);
+}
+
+TEST_F(RegistryTest, AnotherNodesTagDeleteShowsWithinTheCacheMaxAge) {
+    storage::FsBlobStore blobs_b(dir_ / "blobs");
+    meta::SqlMetaStore meta_b(db_->open());
+    Options o;
+    o.manifest_cache_max_age = std::chrono::milliseconds(200);
+    Registry node_b(blobs_b, meta_b, clock_, o);
+    auto r = repo("r");
+    auto cfg = push_blob(r, "{}");
+    auto body = R"({"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+                cfg.str() + R"(","size":2},"layers":[]})";
+    auto latest = *Reference::parse("latest");
+    ASSERT_TRUE(reg_->put_manifest(r, latest, "", body, {}));
+    ASSERT_TRUE(node_b.get_manifest(r, latest));
+    EXPECT_TRUE(node_b.cached_manifest(r, latest)) << "node b caches what it read";
+    ASSERT_TRUE(reg_->delete_manifest(r, latest));  // on the other node: node b is not told
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    EXPECT_FALSE(node_b.cached_manifest(r, latest)) << "past the max age the cached answer is not served";
+    EXPECT_EQ(node_b.get_manifest(r, latest).error().code, errc::manifest_unknown);
 }
 
 TEST_F(RegistryTest, CountsManifestCacheHitsAndMisses) {
