@@ -37,6 +37,20 @@ namespace asio = boost::asio;
 namespace {
 unsigned cores() { return std::max(1u, std::thread::hardware_concurrency()); }
 
+registry::Options registry_options(const Config& c) {
+    registry::Options o;
+    o.max_manifest_bytes = c.max_manifest_bytes;
+    o.max_page_size = c.max_page_size;
+    o.upload_expiry_seconds = c.upload_expiry;
+    o.manifest_cache_bytes = c.manifest_cache_bytes;
+    o.inline_blob_bytes = c.storage_inline_blob_bytes;
+    if (c.meta_driver == "postgres") {
+        // Other nodes write to the same database: bound how stale a cached manifest may be.
+        o.manifest_cache_max_age = std::chrono::seconds(c.manifest_cache_max_age);
+    }
+    return o;
+}
+
 http::ServerOptions server_options(const Config& c, http::ServerObserver* observer = nullptr) {
     http::ServerOptions o{.read_timeout = std::chrono::seconds(c.http_read_timeout),
                           .write_timeout = std::chrono::seconds(c.http_write_timeout),
@@ -67,9 +81,7 @@ struct App::Impl {
           blocking(blocking_threads),
           blobs((std::filesystem::create_directories(config.data_dir), make_blob_store(config))),
           meta(open_meta_database(config, std::max(4u, blocking_threads))),
-          registry(*blobs, meta, clock,
-                   registry::Options{config.max_manifest_bytes, config.max_page_size, config.upload_expiry,
-                                    config.manifest_cache_bytes, config.storage_inline_blob_bytes}),
+          registry(*blobs, meta, clock, registry_options(config)),
           auth_store(meta.auth_store()),
           auth(config.auth_enabled ? make_auth_services(config, *auth_store, clock) : nullptr),
           gate(auth ? std::make_unique<api::Gate>(*auth, blocking, !config.http_tls_cert.empty()) : nullptr),

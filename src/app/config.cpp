@@ -167,6 +167,8 @@ const std::vector<Key>& keys() {
         num_key("limits.max_manifest_bytes", "largest manifest accepted", &Config::max_manifest_bytes, parse_size),
         num_key("limits.max_page_size", "largest n for tags/list and _catalog", &Config::max_page_size, parse_uint),
         num_key("cache.manifest_bytes", "memory for hot manifests (0 disables)", &Config::manifest_cache_bytes, parse_size),
+        num_key("cache.manifest_max_age", "with meta.driver postgres: longest a node serves a cached manifest without asking the database (0: no cache)",
+                &Config::manifest_cache_max_age, parse_duration),
         num_key("limits.upload_expiry", "idle upload sessions expire after", &Config::upload_expiry, parse_duration),
         str_key("log.level", "debug, info, warn, error or off", &Config::log_level),
         bool_key("log.access", "write an access log line per request", &Config::log_access),

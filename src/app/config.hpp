@@ -66,6 +66,9 @@ struct Config {
     std::uint64_t max_page_size = 10000;
     std::int64_t upload_expiry = 24 * 3600;
     std::uint64_t manifest_cache_bytes = 64 * 1024 * 1024;
+    /// Seconds a node serves a cached manifest before asking the database again, with
+    /// meta.driver postgres (other nodes' writes); 0: no cache there. SQLite: unused (exact).
+    std::int64_t manifest_cache_max_age = 1;
     // access control
     bool auth_enabled = true;
     std::string auth_realm;  ///< token endpoint URL for challenges; default from the request's Host
