@@ -12,7 +12,7 @@ BUILD_DEPS := build-essential cmake ninja-build pkg-config libboost1.81-dev libs
               libsodium-dev libcrypt-dev libldap-dev libpq-dev libcurl4-openssl-dev
 TEST_DEPS  := curl jq openssl python3 iproute2 sqlite3 skopeo podman buildah containerd umoci busybox-static \
               ceph-mon ceph-osd radosgw ceph-common uuid-runtime \
-              docker-registry slapd ldap-utils prometheus postgresql
+              docker-registry slapd ldap-utils prometheus postgresql haproxy
 # docker.io brings dockerd (test_dockerd.sh) and a docker CLI; a machine that already has a
 # Docker engine (docker-ce conflicts with docker.io) keeps its own.
 DOCKER_DEP := $(if $(shell command -v dockerd 2>/dev/null),,docker.io)
@@ -63,6 +63,7 @@ e2e: test-deps build
 
 bench: test-deps build
 	bash bench/run.sh $(BUILD)/bench/dermaga-loadgen $(BUILD)/src/cli/dermaga
+	bash bench/scale-out.sh $(BUILD)/bench/dermaga-loadgen $(BUILD)/src/cli/dermaga
 
 LINT_DEPS  := clang-format clang-tidy
 
