@@ -121,12 +121,12 @@ public:
     /// Claims upload `id` for one writer across every node: succeeds when nobody holds it or
     /// the holder's lease ended before `now`. Sets the holder, the lease end `until` and
     /// updated_at = `now`. False when someone else holds it or the upload does not exist.
-    virtual Result<bool> claim_upload(std::string_view id, std::string_view holder, std::int64_t now,
-                                      std::int64_t until) = 0;
+    virtual Result<bool> claim_upload(std::string_view id, std::string_view holder,
+                                      std::int64_t now, std::int64_t until) = 0;
     /// Extends `holder`'s claim to `until` (and updated_at to `now`). False when `holder` no
     /// longer holds it (its lease ran out and someone else claimed it, or the upload went).
-    virtual Result<bool> renew_upload_claim(std::string_view id, std::string_view holder, std::int64_t now,
-                                            std::int64_t until) = 0;
+    virtual Result<bool> renew_upload_claim(std::string_view id, std::string_view holder,
+                                            std::int64_t now, std::int64_t until) = 0;
     /// Gives `holder`'s claim back; nothing happens when `holder` does not hold it.
     virtual Result<void> release_upload_claim(std::string_view id, std::string_view holder) = 0;
     virtual Result<void> delete_upload(std::string_view id) = 0;

@@ -185,8 +185,8 @@ Result<void> SqlMetaStore::set_upload_state(std::string_view id, std::string_vie
     });
 }
 
-Result<bool> SqlMetaStore::claim_upload(std::string_view id, std::string_view holder, std::int64_t now,
-                                        std::int64_t until) {
+Result<bool> SqlMetaStore::claim_upload(std::string_view id, std::string_view holder,
+                                        std::int64_t now, std::int64_t until) {
     // One statement: the row lock it takes makes two nodes' claims serialise, and the second
     // sees the first's lease.
     return write<bool>(*db_, [&](Connection& c) -> Result<bool> {
@@ -199,10 +199,12 @@ Result<bool> SqlMetaStore::claim_upload(std::string_view id, std::string_view ho
     });
 }
 
-Result<bool> SqlMetaStore::renew_upload_claim(std::string_view id, std::string_view holder, std::int64_t now,
-                                              std::int64_t until) {
+Result<bool> SqlMetaStore::renew_upload_claim(std::string_view id, std::string_view holder,
+                                              std::int64_t now, std::int64_t until) {
     return write<bool>(*db_, [&](Connection& c) -> Result<bool> {
-        PREPARE(s, c, "UPDATE uploads SET claim_until = ?4, updated_at = ?3 WHERE id = ?1 AND claim_holder = ?2");
+        PREPARE(s, c,
+                "UPDATE uploads SET claim_until = ?4, updated_at = ?3 WHERE id = ?1 AND "
+                "claim_holder = ?2");
         s.bind(1, id).bind(2, holder).bind(3, now).bind(4, until);
         DERMAGA_CHECK(exec_stmt(s, "renew upload claim"));
         return s.changes() > 0;
@@ -211,7 +213,9 @@ Result<bool> SqlMetaStore::renew_upload_claim(std::string_view id, std::string_v
 
 Result<void> SqlMetaStore::release_upload_claim(std::string_view id, std::string_view holder) {
     return write<void>(*db_, [&](Connection& c) -> Result<void> {
-        PREPARE(s, c, "UPDATE uploads SET claim_holder = '', claim_until = 0 WHERE id = ?1 AND claim_holder = ?2");
+        PREPARE(s, c,
+                "UPDATE uploads SET claim_holder = '', claim_until = 0 WHERE id = ?1 AND "
+                "claim_holder = ?2");
         s.bind(1, id).bind(2, holder);
         return exec_stmt(s, "release upload claim");
     });

@@ -24,7 +24,8 @@ ManifestCache::Entry ManifestCache::get(std::string_view repo, std::string_view 
     return e->second.entry;
 }
 
-void ManifestCache::put(std::string_view repo, std::string_view reference, Entry entry, Ticket ticket) {
+void ManifestCache::put(std::string_view repo, std::string_view reference, Entry entry,
+                        Ticket ticket) {
     if (max_bytes_ == 0 || (max_age_ && max_age_->count() == 0)) {
         return;
     }
@@ -38,7 +39,8 @@ void ManifestCache::put(std::string_view repo, std::string_view reference, Entry
         repos_.clear();  // crude but O(1) amortised; hot entries come back on the next pull
         bytes_ = 0;
     }
-    auto [it, inserted] = repos_[std::string(repo)].refs.insert_or_assign(std::string(reference), Cached{std::move(entry), ticket.at});
+    auto [it, inserted] = repos_[std::string(repo)].refs.insert_or_assign(
+        std::string(reference), Cached{std::move(entry), ticket.at});
     (void)it;
     if (inserted) {
         bytes_ += c;

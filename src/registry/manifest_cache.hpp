@@ -29,7 +29,8 @@ public:
 
     /// `max_age`: how long an entry is served after it was read from the database (nullopt:
     /// until this process invalidates it, exact when it is the only writer).
-    explicit ManifestCache(std::size_t max_bytes, std::optional<std::chrono::milliseconds> max_age = std::nullopt)
+    explicit ManifestCache(std::size_t max_bytes,
+                           std::optional<std::chrono::milliseconds> max_age = std::nullopt)
         : max_bytes_(max_bytes), max_age_(max_age) {}
 
     /// The cached manifest for `reference` in `repo`, or null (also once older than max_age).

@@ -14,8 +14,13 @@ Error unavailable(const Error& e) {
     return Error{make_error_code(errc::unavailable), {}};
 }
 
-Registry::Registry(storage::BlobStore& blobs, meta::MetaStore& meta, const Clock& clock, Options options)
-    : blobs_(blobs), meta_(meta), clock_(clock), options_(options), cache_(options.manifest_cache_bytes, options.manifest_cache_max_age) {}
+Registry::Registry(storage::BlobStore& blobs, meta::MetaStore& meta, const Clock& clock,
+                   Options options)
+    : blobs_(blobs),
+      meta_(meta),
+      clock_(clock),
+      options_(options),
+      cache_(options.manifest_cache_bytes, options.manifest_cache_max_age) {}
 
 Result<std::uint64_t> Registry::blob_size(const RepoName& repo, const Digest& digest) {
     auto linked = meta_.linked_blob(repo.str(), digest.str());

@@ -49,7 +49,8 @@ struct Options {
 /// sharing it (a lease in the upload's row). Used by one thread at a time; its methods block.
 class UploadClaim {
 public:
-    UploadClaim(meta::MetaStore& meta, const Clock& clock, std::string id, std::string holder, std::int64_t lease);
+    UploadClaim(meta::MetaStore& meta, const Clock& clock, std::string id, std::string holder,
+                std::int64_t lease);
     /// Renews the lease once less than half of it is left, so that bytes are only written
     /// under a lease with at least half its time to run. Errors: blob_upload_invalid when the
     /// claim was lost (its lease ran out and another writer took the upload), unavailable.
@@ -209,7 +210,8 @@ private:
     /// end_append's bookkeeping before the claim goes: storage state and running hash.
     Result<void> record_append(Append& append);
     /// complete_upload once claimed.
-    Result<std::uint64_t> complete_claimed(const RepoName& repo, const Digest& digest, const Completing& up);
+    Result<std::uint64_t> complete_claimed(const RepoName& repo, const Digest& digest,
+                                           const Completing& up);
     /// Records verified blob bytes held in memory in the metadata store, ending upload `id`.
     Result<std::uint64_t> link_inline(const RepoName& repo, const meta::UploadRow& row, const Digest& digest,
                                       std::string_view bytes);

@@ -4,8 +4,8 @@
 
 namespace dermaga::registry {
 
-UploadClaim::UploadClaim(meta::MetaStore& meta, const Clock& clock, std::string id, std::string holder,
-                         std::int64_t lease)
+UploadClaim::UploadClaim(meta::MetaStore& meta, const Clock& clock, std::string id,
+                         std::string holder, std::int64_t lease)
     : meta_(meta),
       clock_(clock),
       id_(std::move(id)),

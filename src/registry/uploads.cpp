@@ -178,7 +178,8 @@ Result<Append> Registry::begin_append(const RepoName& repo, std::string_view id,
         claim->release();
         return tl::unexpected(h.error());
     }
-    return Append{std::string(id), std::move(*writer), std::move(*h), std::move(claim), std::move(row.storage_state)};
+    return Append{std::string(id), std::move(*writer), std::move(*h), std::move(claim),
+                  std::move(row.storage_state)};
 }
 
 Result<void> Registry::end_append(Append append) {
@@ -302,7 +303,8 @@ Result<std::uint64_t> Registry::complete_upload(const RepoName& repo, std::strin
     return done;
 }
 
-Result<std::uint64_t> Registry::complete_claimed(const RepoName& repo, const Digest& digest, const Completing& up) {
+Result<std::uint64_t> Registry::complete_claimed(const RepoName& repo, const Digest& digest,
+                                                 const Completing& up) {
     const auto& id = up.row.id;
     DERMAGA_TRY(hasher, running_hash(up.row, up.size, digest.algorithm()));
     DERMAGA_CHECK(check_digest(up.row, hasher, digest));

@@ -62,7 +62,8 @@ protected:
 
 TEST_F(TwoNodes, ARevokedTokenStopsWorkingOnTheOtherNodeAtOnce) {
     const auto pat = new_pat("alice", "pull push");
-    auto tok = b().get("/token?service=dermaga&scope=repository:alice/app:pull,push", basic("alice", pat));
+    auto tok =
+        b().get("/token?service=dermaga&scope=repository:alice/app:pull,push", basic("alice", pat));
     ASSERT_EQ(tok.status, 200u) << describe(tok);
     const auto t = bearer(json::parse(tok.body)["token"].get<std::string>());
     // Both remembered on node b: the Basic check and the verified bearer token.
@@ -77,8 +78,10 @@ TEST_F(TwoNodes, ARevokedTokenStopsWorkingOnTheOtherNodeAtOnce) {
 }
 
 TEST_F(TwoNodes, ADisabledAccountIsRefusedOnTheOtherNodeAtOnce) {
-    ASSERT_EQ(b().get("/v2/alice/app/tags/list", as("alice")).status, 404u) << "alice may read, nothing there";
-    auto r = a().request("PATCH", "/api/v1/users/alice", with(as("root"), {"Content-Type", "application/json"}),
+    ASSERT_EQ(b().get("/v2/alice/app/tags/list", as("alice")).status, 404u)
+        << "alice may read, nothing there";
+    auto r = a().request("PATCH", "/api/v1/users/alice",
+                         with(as("root"), {"Content-Type", "application/json"}),
                          json{{"disabled", true}}.dump());
     ASSERT_EQ(r.status, 200u) << describe(r);
     EXPECT_EQ(b().get("/v2/alice/app/tags/list", as("alice")).status, 401u);
@@ -92,7 +95,8 @@ TEST_F(TwoNodes, ATagDeletedOnOneNodeIsGoneOnTheOtherWithinTheCacheBound) {
     auto del = a().del("/v2/alice/app/manifests/v1", as("alice"));
     ASSERT_EQ(del.status, 202u) << describe(del);
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // cache.manifest_max_age: 1 s
-    EXPECT_TRUE(IsOciError(b().get("/v2/alice/app/manifests/v1", as("alice")), 404, "MANIFEST_UNKNOWN"));
+    EXPECT_TRUE(
+        IsOciError(b().get("/v2/alice/app/manifests/v1", as("alice")), 404, "MANIFEST_UNKNOWN"));
     EXPECT_EQ(b().get("/v2/alice/app/manifests/" + img.digest, as("alice")).status, 200u)
         << "deleting a tag leaves the manifest";
 }
@@ -103,7 +107,8 @@ TEST_F(TwoNodes, AChunkedUploadHopsNodes) {
     ASSERT_EQ(start.status, 202u) << describe(start);
     const auto loc = start.header("Location");
     auto chunk = [&](HttpClient& node, const std::string& bytes, std::size_t at) {
-        auto h = with(as("alice"), {"Content-Range", std::to_string(at) + "-" + std::to_string(at + bytes.size() - 1)});
+        auto h = with(as("alice"), {"Content-Range", std::to_string(at) + "-" +
+                                                         std::to_string(at + bytes.size() - 1)});
         h.emplace_back("Content-Type", "application/octet-stream");
         return node.patch(loc, bytes, h);
     };
@@ -145,7 +150,8 @@ TEST_F(TwoNodes, ADatabaseOutageAnswers503UnavailableAndHealsByItself) {
     auto& pg = sql::testing::PostgresServer::shared();
     pg.stop();
     for (HttpClient* node : {&a(), &b()}) {
-        EXPECT_TRUE(IsOciError(node->get("/v2/alice/app/tags/list", as("alice")), 503, "UNAVAILABLE"));
+        EXPECT_TRUE(
+            IsOciError(node->get("/v2/alice/app/tags/list", as("alice")), 503, "UNAVAILABLE"));
         EXPECT_EQ(node->get("/readyz").status, 503u);
         EXPECT_EQ(node->get("/healthz").status, 200u) << "alive, only not ready";
     }

@@ -2,7 +2,6 @@
 #include "registry/registry.hpp"
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <chrono>
@@ -56,6 +55,20 @@ protected:
         auto d = digest_of(bytes);
         EXPECT_TRUE(reg_->complete_upload(r, id, d));
         return d;
+    }
+
+    /// A second node: its own Registry, blob store and database connections over the same
+    /// blob directory and database.
+    struct Node {
+        storage::FsBlobStore blobs;
+        meta::SqlMetaStore meta;
+        Registry reg;
+        Node(const std::filesystem::path& dir, const sql::testing::TestDatabase& db,
+             const Clock& clock, Options o)
+            : blobs(dir / "blobs"), meta(db.open()), reg(blobs, meta, clock, o) {}
+    };
+    std::unique_ptr<Node> other_node(Options o = {}) {
+        return std::make_unique<Node>(dir_, *db_, clock_, o);
     }
 
     static inline int counter_ = 0;
@@ -169,9 +182,8 @@ TEST_F(RegistryTest, ChunksMustArriveInOrder) {
 
 // Two nodes: two Registry instances over one database and one (shared) blob directory.
 TEST_F(RegistryTest, AChunkedUploadContinuesOnAnotherNode) {
-    storage::FsBlobStore blobs_b(dir_ / "blobs");
-    meta::SqlMetaStore meta_b(db_->open());
-    Registry node_b(blobs_b, meta_b, clock_, Options{});
+    auto other = other_node();
+    Registry& node_b = other->reg;
     auto r = repo("r");
     auto id = *reg_->start_upload(r);
     {
@@ -196,9 +208,8 @@ TEST_F(RegistryTest, AChunkedUploadContinuesOnAnotherNode) {
 }
 
 TEST_F(RegistryTest, OneWriterPerUploadAcrossNodes) {
-    storage::FsBlobStore blobs_b(dir_ / "blobs");
-    meta::SqlMetaStore meta_b(db_->open());
-    Registry node_b(blobs_b, meta_b, clock_, Options{});
+    auto other = other_node();
+    Registry& node_b = other->reg;
     auto r = repo("r");
     auto id = *reg_->start_upload(r);
     auto a = *reg_->begin_append(r, id, std::nullopt);
@@ -213,9 +224,8 @@ TEST_F(RegistryTest, OneWriterPerUploadAcrossNodes) {
 }
 
 TEST_F(RegistryTest, ADeadWritersClaimRunsOutAndItsNodeCannotWriteAfterwards) {
-    storage::FsBlobStore blobs_b(dir_ / "blobs");
-    meta::SqlMetaStore meta_b(db_->open());
-    Registry node_b(blobs_b, meta_b, clock_, Options{});
+    auto other = other_node();
+    Registry& node_b = other->reg;
     auto r = repo("r");
     auto id = *reg_->start_upload(r);
     auto stalled = *reg_->begin_append(r, id, std::nullopt);  // its node freezes here
@@ -228,7 +238,8 @@ TEST_F(RegistryTest, ADeadWritersClaimRunsOutAndItsNodeCannotWriteAfterwards) {
     clock_.now += 2;
     auto b = node_b.begin_append(r, id, 6);
     ASSERT_TRUE(b) << "the lease ran out: another node takes over";
-    EXPECT_EQ(stalled.write(std::span<const char>("XYZ", 3)).error().code, errc::blob_upload_invalid)
+    EXPECT_EQ(stalled.write(std::span<const char>("XYZ", 3)).error().code,
+              errc::blob_upload_invalid)
         << "the frozen writer wakes up and must not write";
     reg_->end_append(std::move(stalled));
     ASSERT_TRUE(b->write(std::span<const char>("ghi", 3)));
@@ -324,22 +335,23 @@ TEST_F(RegistryTest, CachedTagFollowsMovesAndDeletes) {
 }
 
 TEST_F(RegistryTest, AnotherNodesTagDeleteShowsWithinTheCacheMaxAge) {
-    storage::FsBlobStore blobs_b(dir_ / "blobs");
-    meta::SqlMetaStore meta_b(db_->open());
     Options o;
     o.manifest_cache_max_age = std::chrono::milliseconds(200);
-    Registry node_b(blobs_b, meta_b, clock_, o);
+    auto other = other_node(o);
+    Registry& node_b = other->reg;
     auto r = repo("r");
     auto cfg = push_blob(r, "{}");
-    auto body = R"({"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
-                cfg.str() + R"(","size":2},"layers":[]})";
+    auto body =
+        R"({"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+        cfg.str() + R"(","size":2},"layers":[]})";
     auto latest = *Reference::parse("latest");
     ASSERT_TRUE(reg_->put_manifest(r, latest, "", body, {}));
     ASSERT_TRUE(node_b.get_manifest(r, latest));
     EXPECT_TRUE(node_b.cached_manifest(r, latest)) << "node b caches what it read";
     ASSERT_TRUE(reg_->delete_manifest(r, latest));  // on the other node: node b is not told
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    EXPECT_FALSE(node_b.cached_manifest(r, latest)) << "past the max age the cached answer is not served";
+    EXPECT_FALSE(node_b.cached_manifest(r, latest))
+        << "past the max age the cached answer is not served";
     EXPECT_EQ(node_b.get_manifest(r, latest).error().code, errc::manifest_unknown);
 }
 
