@@ -677,6 +677,14 @@ e2e_enter_work() {
     trap 'exit 130' INT TERM
 }
 
+# e2e_sqlite_pass_only: for a script that brings its own PostgreSQL, so that one run covers
+# both engines: exits 0 (no steps) under E2E_META=postgres; the SQLite pass runs it.
+e2e_sqlite_pass_only() {
+    [[ ${E2E_META:-sqlite} == postgres ]] || return 0
+    log "not run under E2E_META=postgres: the SQLite pass runs it (it brings its own PostgreSQL)"
+    exit 0
+}
+
 # e2e_init_own_dermaga WHAT "$@": for scripts that start and stop the dermaga binary
 # themselves. Skips (exit 0) under another REGISTRY_KIND, enters the namespace, runs a private
 # copy of $DERMAGA (a concurrent build may relink it), and sets PY and RC (regclient.py).

@@ -14,10 +14,7 @@
 # Brings its own PostgreSQL (it stops and restarts it), so like test_migrate.sh it runs in the
 # SQLite pass only: `run.sh test_ha`.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-if [[ ${E2E_META:-sqlite} == postgres ]]; then
-    log "not run under E2E_META=postgres: the SQLite pass runs it (with its own PostgreSQL)"
-    exit 0
-fi
+e2e_sqlite_pass_only
 e2e_init_own_dermaga "starts three dermaga nodes itself" "$@"
 command -v haproxy >/dev/null || die "haproxy not installed (Debian package haproxy)"
 

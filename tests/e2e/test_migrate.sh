@@ -7,11 +7,7 @@
 # bytes compared. Row counts per table are checked independently with sqlite3 and psql; a
 # second migration into the now non-empty database is refused and changes nothing.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-if [[ ${E2E_META:-sqlite} == postgres ]]; then
-    # It starts on SQLite and brings its own PostgreSQL: one run covers both engines.
-    log "not run under E2E_META=postgres: the SQLite pass runs it"
-    exit 0
-fi
+e2e_sqlite_pass_only  # it starts on SQLite and brings its own PostgreSQL
 e2e_init_own_dermaga "migrates dermaga's metadata to PostgreSQL" "$@"
 command -v sqlite3 >/dev/null || die "sqlite3 not installed (Debian package sqlite3)"
 command -v psql >/dev/null || die "psql not installed (Debian package postgresql-client)"
