@@ -54,22 +54,29 @@ pg_restart() {
     PG_PID=$(head -n1 "$PG_DIR/data/postmaster.pid")
 }
 
-# node_start I: node I on its port (picked at first start, kept across restarts).
+# node_start I: node I on its port (picked at first start, kept across restarts; a port taken
+# meanwhile by another process is replaced at first start only).
 node_start() {
-    local i=$1 k
-    [[ -n ${NODE_PORT[$i]:-} ]] || NODE_PORT[$i]=$(pick_port)
-    DERMAGA_META_DRIVER=postgres DERMAGA_META_POSTGRES_DSN="$DSN" \
-        DERMAGA_META_POSTGRES_CONNECT_TIMEOUT=2 DERMAGA_META_POSTGRES_STATEMENT_TIMEOUT=5 \
-        DERMAGA_CACHE_MANIFEST_MAX_AGE=$MAX_AGE DERMAGA_HTTP_SHUTDOWN_GRACE=10 \
-        setsid "$DERMAGA" serve --addr "127.0.0.1:${NODE_PORT[$i]}" --data "$SHARED" \
-        >>"$W/node$i.log" 2>&1 &
-    echo $! >"$W/node$i.pid"
-    disown  # killed on purpose: no job-control notice
-    for ((k = 0; k < 200; k++)); do
-        [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:${NODE_PORT[$i]}/readyz") == 200 ]] &&
-            return 0
-        kill -0 "$(node_pid "$i")" 2>/dev/null || break
-        sleep 0.05
+    local i=$1 k attempt fresh=0 before
+    [[ -n ${NODE_PORT[$i]:-} ]] || fresh=1
+    for ((attempt = 0; attempt < 3; attempt++)); do
+        ((fresh == 0)) || NODE_PORT[$i]=$(pick_port)
+        touch "$W/node$i.log"
+        before=$(wc -l <"$W/node$i.log")
+        DERMAGA_META_DRIVER=postgres DERMAGA_META_POSTGRES_DSN="$DSN" \
+            DERMAGA_META_POSTGRES_CONNECT_TIMEOUT=2 DERMAGA_META_POSTGRES_STATEMENT_TIMEOUT=5 \
+            DERMAGA_CACHE_MANIFEST_MAX_AGE=$MAX_AGE DERMAGA_HTTP_SHUTDOWN_GRACE=10 \
+            setsid "$DERMAGA" serve --addr "127.0.0.1:${NODE_PORT[$i]}" --data "$SHARED" \
+            >>"$W/node$i.log" 2>&1 &
+        echo $! >"$W/node$i.pid"
+        disown  # killed on purpose: no job-control notice
+        for ((k = 0; k < 200; k++)); do
+            kill -0 "$(node_pid "$i")" 2>/dev/null || break  # (then the port may answer for another)
+            [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:${NODE_PORT[$i]}/readyz") == 200 ]] &&
+                return 0
+            sleep 0.05
+        done
+        ((fresh == 1)) && tail -n +$((before + 1)) "$W/node$i.log" | grep -q "Address already in use" || break
     done
     tail -n 20 "$W/node$i.log" >&2
     die "node $i did not become ready"
@@ -124,6 +131,7 @@ for ((k = 0; k < 100; k++)); do
     [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$REG_URL/v2/") == 200 ]] && break
     sleep 0.1
 done
+kill -0 "$HA_PID" 2>/dev/null || { tail -n 5 "$W/haproxy.log" >&2; die "haproxy did not start"; }
 sleep 1.2  # two good checks per node
 e2e_setup_clients
 log "nodes on ${NODE_PORT[*]}, haproxy on $HA_PORT, postgres on $PG_PORT_HA"
