@@ -197,6 +197,14 @@ std::uint16_t App::start() {
         log::info("metrics_listening", {{"addr", std::string_view(mhost)},
                                         {"port", static_cast<std::uint64_t>(impl_->metrics_server->port())}});
     }
+    if (impl_->config.meta_driver == "sqlite") {
+        // The embedded database has one writer, this process: a claim left on an upload is one
+        // a killed predecessor held, and the client resuming that upload must not wait out its
+        // lease. (On PostgreSQL other nodes may hold live claims; those run out by their lease.)
+        if (auto r = impl_->meta.release_all_upload_claims(); !r) {
+            log::warn("upload_claims_not_released", {{"reason", std::string_view(r.error().detail)}});
+        }
+    }
     for (unsigned i = 0; i < impl_->io_threads; ++i) {
         impl_->threads.emplace_back([this] { impl_->io.run(); });
     }

@@ -129,6 +129,9 @@ public:
                                             std::int64_t now, std::int64_t until) = 0;
     /// Gives `holder`'s claim back; nothing happens when `holder` does not hold it.
     virtual Result<void> release_upload_claim(std::string_view id, std::string_view holder) = 0;
+    /// Frees every upload's claim. Only for a process that knows it is the database's one
+    /// writer (the embedded SQLite mode at start-up): every claim left is then a dead one's.
+    virtual Result<void> release_all_upload_claims() = 0;
     virtual Result<void> delete_upload(std::string_view id) = 0;
     /// Ids of uploads idle since before `updated_before`, at most `limit`.
     virtual Result<std::vector<std::string>> expired_uploads(std::int64_t updated_before, std::size_t limit) = 0;

@@ -221,6 +221,13 @@ Result<void> SqlMetaStore::release_upload_claim(std::string_view id, std::string
     });
 }
 
+Result<void> SqlMetaStore::release_all_upload_claims() {
+    return write<void>(*db_, [&](Connection& c) -> Result<void> {
+        PREPARE(s, c, "UPDATE uploads SET claim_holder = '', claim_until = 0 WHERE claim_holder <> ''");
+        return exec_stmt(s, "release all upload claims");
+    });
+}
+
 Result<void> SqlMetaStore::delete_upload(std::string_view id) {
     return write<void>(*db_, [&](Connection& c) -> Result<void> {
         PREPARE(s, c, "DELETE FROM uploads WHERE id = ?1");

@@ -35,6 +35,7 @@ public:
     Result<bool> renew_upload_claim(std::string_view id, std::string_view holder, std::int64_t now,
                                     std::int64_t until) override;
     Result<void> release_upload_claim(std::string_view id, std::string_view holder) override;
+    Result<void> release_all_upload_claims() override;
     Result<void> delete_upload(std::string_view id) override;
     Result<std::vector<std::string>> expired_uploads(std::int64_t updated_before, std::size_t limit) override;
     Result<void> put_manifest(const ManifestPut& m) override;

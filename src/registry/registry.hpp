@@ -42,7 +42,7 @@ struct Options {
     std::uint64_t inline_blob_bytes = 64 * 1024;
     /// A writer's claim on an upload lasts this long without renewal; it is renewed while the
     /// writer writes. A node that dies while writing keeps the upload busy this long at most.
-    std::int64_t upload_lease_seconds = 30;
+    std::int64_t upload_lease_seconds = 10;
 };
 
 /// One writer's hold on an upload, kept in the metadata store so it holds across every node
