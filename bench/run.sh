@@ -119,7 +119,10 @@ rounds_pair() {  # NAME LOADGEN-ARGS...
   for ((r = 1; r <= ROUNDS; r++)); do
     order=("${SIDES[@]}")
     ((r % 2 == 0)) && order=("${SIDES[1]}" "${SIDES[0]}")
-    for side in "${order[@]}"; do run_lg "$side" "$name.r$r" "$@"; done
+    for side in "${order[@]}"; do
+      [[ -n ${FRESH[$side]:-} ]] && restart_fresh "$side"
+      run_lg "$side" "$name.r$r" "$@"
+    done
     log "$name round $r: ${SIDES[0]} $(summary "$name.r$r" "${SIDES[0]}") | ${SIDES[1]} $(summary "$name.r$r" "${SIDES[1]}")"
   done
   for side in "${SIDES[@]}"; do
@@ -130,6 +133,13 @@ rounds_pair() {  # NAME LOADGEN-ARGS...
     cp "$f" "$WORK/res.$name.$side"
   done
   log "$name (median of $ROUNDS): ${SIDES[0]} $(summary "$name" "${SIDES[0]}") | ${SIDES[1]} $(summary "$name" "${SIDES[1]}")"
+}
+# A side listed in FRESH starts each round of rounds_pair on new, empty storage.
+declare -A FRESH
+restart_fresh() {  # side
+  stop_server "$1"
+  rm -rf "${WORK:?}/$1-data"
+  start_server "$1" "${CMD[$1]}"
 }
 summary() {
   local f="$WORK/res.$1.$2"
@@ -272,6 +282,18 @@ tls_runs() {
   SIDES=("${plain[@]}")
 }
 
+# Mixed pull/push as measured from outside (issue 8, item 14): the main Dermaga, which holds
+# everything the run stored so far, keeps running and its bench/mixed repository grows across
+# the rounds (each round pushes new blobs, manifests and tags into it); Distribution starts
+# each round on fresh, empty storage.
+mixed_rounds() {
+  CMD[distribution-mixed]=$BENCH_DIR/distribution-serve.sh FRESH[distribution-mixed]=1
+  local SIDES=(dermaga distribution-mixed) r
+  rounds_pair mixed mixed -c 16 --duration "$DUR" --warmup "$WARM" --repo bench/mixed
+  stop_server distribution-mixed
+  for r in "$WORK"/res.mixed*.distribution-mixed; do cp "$r" "${r%-mixed}"; done
+}
+
 # What metrics cost (issue 12: within noise): manifest GET on the main Dermaga (metrics on, the
 # default) against a second one with metrics.enabled=false, interleaved rounds, medians kept.
 # Meanwhile /metrics of the first is scraped every second, far more often than Prometheus would.
@@ -307,7 +329,7 @@ for sc in $SCENARIOS; do
     small-image-push) rounds_pair small-image-push small-image-push -c 8 --duration "$DUR" --warmup "$WARM" ;;
     manifest-get) rounds_pair manifest-get manifest-get -c 16 --duration "$DUR" --warmup "$WARM" ;;
     tag-list) rounds_pair tag-list tag-list -c 16 --tags "$TAGS" --duration "$DUR" --warmup "$WARM" ;;
-    mixed) rounds_pair mixed mixed -c 16 --duration "$DUR" --warmup "$WARM" ;;
+    mixed) mixed_rounds ;;
     auth) auth_cost ;;
     restart) DO_RESTART=1 ;;  # last, after the final RSS sample: see below
     tls) tls_runs ;;

@@ -72,7 +72,7 @@ scenarios (each prints one JSON line):
   manifest-get       -c 16 --duration 5 [--images 8]
   tag-list           -c 16 --duration 5 --tags 500
   catalog-walk       -c 2 --duration 10 --repos 5000 [--page 100] [--setup-c 16]
-  mixed              -c 16 --duration 5 [--pull-pct 80] [--images 16]
+  mixed              -c 16 --duration 5 [--pull-pct 80] [--images 16] [--setup-seed 1]
 utilities:
   free-port          print a free TCP port on 127.0.0.1
   wait               --path /healthz,/v2/ [--timeout 30] [--pid PID]

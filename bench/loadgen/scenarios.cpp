@@ -327,29 +327,42 @@ int scen_catalog_walk(const Opts& o) {
   return emit(j);
 }
 
+// The mixed pull/push load a registry sees in production, as measured from outside (issue 8,
+// item 14): a pull is a manifest GET by tag plus a GET of its 16 KiB layer whose sha256 the
+// client checks; a push is a new 16 KiB layer (POST + PUT) plus a manifest under a new tag
+// (the config blob is shared, pushed once in setup). Every push adds a blob, a manifest and a
+// tag, so the repository grows. Setup content is derived from --setup-seed (not the run's
+// seed), so rounds against the same --repo pull the same images and re-pushing them stores
+// nothing new; pushed tags carry the run id, so rounds never overwrite each other's tags.
 int scen_mixed(const Opts& o) {
   const std::string repo = repo_name(o, "mixed");
   const size_t layer = o.size("layer", 16 * KiB);
   const int pull_pct = static_cast<int>(o.num("pull-pct", 80));
   std::vector<Image> imgs;
-  auto setup = setup_images(repo, std::max(1, static_cast<int>(o.num("images", 16))), layer, G.seed, imgs);
+  auto setup = setup_images(repo, std::max(1, static_cast<int>(o.num("images", 16))), layer,
+                            static_cast<uint64_t>(o.num("setup-seed", 1)), imgs);
+  const Image& base = imgs.at(0);
   const Headers accept{{"Accept", kOciManifest}};
+  std::atomic<uint64_t> mismatches{0};
   auto pr = run_phase(
       static_cast<int>(o.num("c", 16)), o.num("duration", 5), static_cast<long>(o.num("count", 1e9)),
       o.num("warmup", 1), [&](Worker& w, long i) -> awaitable<bool> {
         if (static_cast<int>(w.rng() % 100) < pull_pct) {
           w.kind = "pull";
-          const Image& im = imgs[static_cast<size_t>(w.rng() % imgs.size())];
-          auto m = co_await call(w, "GET", "/v2/" + repo + "/manifests/" + im.manifest_digest, accept);
+          const size_t k = static_cast<size_t>(w.rng() % imgs.size());
+          const Image& im = imgs[k];
+          auto m = co_await call(w, "GET", "/v2/" + repo + "/manifests/t" + std::to_string(k), accept);
           if (!m) co_return false;
           if (m->body != im.manifest) {
+            mismatches++;
             count_error(w, "mixed: manifest body mismatch");
             co_return false;
           }
-          auto b = co_await call(w, "GET", "/v2/" + repo + "/blobs/" + im.layer_digest, {}, nullptr, Sink::Discard);
+          auto b = co_await call(w, "GET", "/v2/" + repo + "/blobs/" + im.layer_digest, {}, nullptr, Sink::Hash);
           if (!b) co_return false;
-          if (b->body_bytes != im.layer.size()) {
-            count_error(w, "mixed: blob size mismatch");
+          if (b->body_bytes != im.layer.size() || b->body_digest != im.layer_digest) {
+            mismatches++;
+            count_error(w, "mixed: layer " + im.layer_digest + " came back as " + b->body_digest);
             co_return false;
           }
           w.op_bytes = m->body_bytes + b->body_bytes;
@@ -357,10 +370,13 @@ int scen_mixed(const Opts& o) {
         }
         w.kind = "push";
         Image im = make_image(G.seed, 1000000000ULL + static_cast<uint64_t>(i), layer);
-        w.op_bytes = im.layer.size() + im.config.size() + im.manifest.size();
-        co_return co_await push_image(w, repo, im, "m" + std::to_string(i));
+        im.manifest = manifest_json(base.config_digest, base.config.size(), im.layer_digest, layer);
+        w.op_bytes = im.layer.size() + im.manifest.size();
+        if (!co_await push_blob(w, repo, BodyRef::of(im.layer), im.layer_digest)) co_return false;
+        co_return co_await put_manifest(w, repo, "m-" + G.runid + "-" + std::to_string(i), im.manifest);
       });
   json j = report("mixed", pr);
+  j["mismatches"] = mismatches.load();
   uint64_t dummy = 0;
   add_setup(j, setup, dummy);
   return emit(j);
