@@ -17,11 +17,12 @@ using namespace detail;
 namespace {
 
 const TableSpec all_tables[] = {
-    {"repositories", "id"}, {"blobs", ""},         {"repo_blobs", ""},     {"manifests", ""},
-    {"manifest_refs", ""},  {"tags", ""},          {"uploads", ""},        {"namespaces", "id"},
-    {"users", "id"},        {"org_members", ""},   {"teams", "id"},        {"team_members", ""},
-    {"robots", "id"},       {"repo_grants", ""},   {"repo_settings", ""},  {"access_tokens", "id"},
-    {"refresh_tokens", ""}, {"signing_keys", ""},  {"login_failures", ""}, {"audit", "id"},
+    {"repositories", "id"}, {"blobs", ""},          {"blob_data", ""},     {"repo_blobs", ""},
+    {"manifests", ""},      {"manifest_refs", ""},  {"tags", ""},          {"uploads", ""},
+    {"namespaces", "id"},   {"users", "id"},        {"org_members", ""},   {"teams", "id"},
+    {"team_members", ""},   {"robots", "id"},       {"repo_grants", ""},   {"repo_settings", ""},
+    {"access_tokens", "id"}, {"refresh_tokens", ""}, {"signing_keys", ""}, {"login_failures", ""},
+    {"audit", "id"},
 };
 
 /// Statement texts made at run time, kept for the life of the process: connections cache

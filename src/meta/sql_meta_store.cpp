@@ -106,15 +106,15 @@ Result<void> SqlMetaStore::link_blob(std::string_view repo, std::string_view dig
     return write<void>(*db_, [&](Connection& c) -> Result<void> {
         DERMAGA_TRY(repo_id, ensure_repo(c, repo, now));
         {
-            PREPARE(b, c,
-                    "INSERT INTO blobs(digest, size, created_at, data) VALUES(?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING");
+            PREPARE(b, c, "INSERT INTO blobs(digest, size, created_at) VALUES(?1, ?2, ?3) ON CONFLICT DO NOTHING");
             b.bind(1, digest).bind(2, static_cast<std::int64_t>(size)).bind(3, now);
-            if (data) {
-                b.bind_blob(4, *data);
-            } else {
-                b.bind_null(4);
-            }
             DERMAGA_CHECK(exec_stmt(b, "insert blob"));
+            // The first copy of a blob wins: bytes go in only with the row that records it.
+            if (data && b.changes() > 0) {
+                PREPARE(d, c, "INSERT INTO blob_data(digest, data) VALUES(?1, ?2)");
+                d.bind(1, digest).bind_blob(2, *data);
+                DERMAGA_CHECK(exec_stmt(d, "insert blob data"));
+            }
         }
         {
             PREPARE(l, c,
@@ -134,8 +134,9 @@ Result<void> SqlMetaStore::link_blob(std::string_view repo, std::string_view dig
 Result<std::optional<LinkedBlob>> SqlMetaStore::linked_blob_content(std::string_view repo, std::string_view digest) {
     return read<std::optional<LinkedBlob>>(*db_, [&](Connection& c) -> Result<std::optional<LinkedBlob>> {
         PREPARE(s, c,
-                "SELECT b.size, b.data FROM repositories r JOIN repo_blobs l ON l.repo_id = r.id "
-                "JOIN blobs b ON b.digest = l.digest WHERE r.name = ?1 AND l.digest = ?2");
+                "SELECT b.size, d.data FROM repositories r JOIN repo_blobs l ON l.repo_id = r.id "
+                "JOIN blobs b ON b.digest = l.digest LEFT JOIN blob_data d ON d.digest = b.digest "
+                "WHERE r.name = ?1 AND l.digest = ?2");
         s.bind(1, repo).bind(2, digest);
         return one_row<LinkedBlob>(s, "linked_blob_content", [](Statement& r) {
             LinkedBlob b{static_cast<std::uint64_t>(r.int64(0)), std::nullopt};
