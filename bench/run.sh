@@ -139,7 +139,8 @@ declare -A FRESH
 restart_fresh() {  # side
   stop_server "$1"
   rm -rf "${WORK:?}/$1-data"
-  start_server "$1" "${CMD[$1]}"
+  # On S3 (BENCH_S3), a new root directory in the bucket for each start.
+  BENCH_S3_ROOT=${BENCH_S3_ROOT:+$BENCH_S3_ROOT-$1-$(date +%s%N)} start_server "$1" "${CMD[$1]}"
 }
 summary() {
   local f="$WORK/res.$1.$2"
